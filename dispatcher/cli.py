@@ -1,0 +1,154 @@
+"""The ``huyuan`` command: serve, migrate, load data, run the demo, print the device schema."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dispatcher.clock import utcnow
+from dispatcher.demo_district import generate
+from dispatcher.logs import configure
+from dispatcher.registry import ImportReport, import_devices, import_elders, import_helpers
+from dispatcher.server import Server
+from dispatcher.settings import Settings
+from dispatcher.store.database import Database
+from dispatcher.store.migrate import upgrade
+
+app = typer.Typer(
+    help="Huyuan 呼援: dispatch server for elderly emergency calls.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+protocol_app = typer.Typer(help="The device protocol.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(protocol_app, name="protocol")
+
+IMPORT_KINDS = ("elders", "devices", "helpers")
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    configure(settings.log_level)
+    return settings
+
+
+@app.command()
+def serve() -> None:
+    """Run the server (settings from HUYUAN_* and TWILIO_* environment variables)."""
+    asyncio.run(Server(_settings()).run())
+
+
+async def _upgrade(settings: Settings) -> None:
+    async with Database(settings.database_url) as db:
+        await upgrade(db)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the configured database to the newest schema (idempotent)."""
+    settings = _settings()
+    asyncio.run(_upgrade(settings))
+    typer.echo(f"database at newest schema: {settings.database_url}")
+
+
+async def _import(settings: Settings, kind: str, text: str) -> ImportReport:
+    async with Database(settings.database_url) as db, db.session() as s:
+        if kind == "elders":
+            return await import_elders(s, text, utcnow())
+        if kind == "devices":
+            return await import_devices(s, text)
+        return await import_helpers(s, text, utcnow())
+
+
+async def _load_demo(settings: Settings) -> str:
+    district = generate()
+    await _upgrade(settings)
+    reports = [
+        await _import(settings, "elders", district.elders_csv),
+        await _import(settings, "devices", district.devices_csv),
+        await _import(settings, "helpers", district.helpers_csv),
+    ]
+    counts = ", ".join(
+        f"{kind} {r.created} new/{r.updated} updated"
+        for kind, r in zip(IMPORT_KINDS, reports, strict=True)
+    )
+    return f"demo district loaded: {counts}"
+
+
+@app.command("load-demo")
+def load_demo() -> None:
+    """Load the demo district (Longhu, Shantou) into the configured database; idempotent."""
+    typer.echo(asyncio.run(_load_demo(_settings())))
+
+
+@app.command("import")
+def import_csv(
+    kind: Annotated[str, typer.Argument(help="elders, devices or helpers")],
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+) -> None:
+    """Load elders, devices or helpers from a CSV file (format in README); idempotent."""
+    if kind not in IMPORT_KINDS:
+        raise typer.BadParameter("kind must be elders, devices or helpers")
+    report = asyncio.run(_import(_settings(), kind, path.read_text(encoding="utf-8")))
+    typer.echo(f"{kind}: {report.created} created, {report.updated} updated")
+
+
+@protocol_app.command("schema")
+def protocol_schema() -> None:
+    """Print the JSON Schema of every device message."""
+    from device_protocol import json_schemas
+
+    typer.echo(json.dumps(json_schemas(), indent=2, ensure_ascii=False))
+
+
+@app.command()
+def demo(
+    sos_every_s: Annotated[float, typer.Option(help="Mean seconds between simulated SOS")] = 20.0,
+) -> None:
+    """Everything on embedded defaults: broker, SQLite, demo district, server, simulated devices."""
+    os.environ.setdefault("HUYUAN_DATA_DIR", "var/demo")
+    os.environ.setdefault("HUYUAN_DATABASE_URL", "sqlite+aiosqlite:///var/demo/huyuan.db")
+    asyncio.run(_demo(_settings(), sos_every_s))
+
+
+async def _demo(settings: Settings, sos_every_s: float) -> None:
+    typer.echo(await _load_demo(settings))
+    server = Server(settings)
+    run = asyncio.create_task(server.run())
+    started = asyncio.create_task(server.started.wait())
+    await asyncio.wait({run, started}, return_when=asyncio.FIRST_COMPLETED)
+    if server.endpoints is None:
+        started.cancel()
+        await run  # start-up failed: let its error end the command
+        return
+    api, mqtt = server.endpoints.api, server.endpoints.mqtt
+    typer.echo(
+        f"\n  Huyuan is running.\n  API:      {api}/api/v1/incidents\n"
+        f"  API docs: {api}/docs\n  MQTT:     {mqtt}\n  Ctrl-C stops.\n"
+    )
+    # The simulator is another program: it speaks only MQTT and HTTP to the server.
+    sim = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "simulator", "demo", "--api", api, "--mqtt", mqtt,
+        "--sos-every", str(sos_every_s),
+    )  # fmt: skip
+    try:
+        await run
+    finally:
+        if sim.returncode is None:
+            sim.terminate()
+            try:
+                await asyncio.wait_for(sim.wait(), timeout=10)
+            except TimeoutError:
+                sim.kill()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,216 @@
+"""The composition root: every resource opened as an async context manager, one task group.
+
+Order matters: broker, database (migrated), ingest subscriptions — and only once both lanes are
+subscribed does the web server start and /readyz say ready. An unexpected exception in any loop
+ends the whole process with a non-zero exit (a dead ingest loop behind a healthy-looking API is
+the worst failure an emergency service can have); SIGTERM/SIGINT stop it gracefully with exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Generator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import structlog
+import uvicorn
+
+from device_protocol import Lane, subscription_filters
+from dispatcher.clock import Clock, utcnow
+from dispatcher.ingest import Ingest
+from dispatcher.matching import DEFAULT_POLICY, MatchingPolicy
+from dispatcher.mqtt import EmbeddedBroker, MqttIngestClient
+from dispatcher.notifier.channels import Channel, channel_from_settings
+from dispatcher.notifier.outbox import OutboxLoop
+from dispatcher.settings import Settings
+from dispatcher.store.database import Database
+from dispatcher.store.migrate import upgrade
+from dispatcher.timers import TimerLoop
+from dispatcher.vitals import VitalThresholds
+from dispatcher.web.app import create_app
+from dispatcher.web.context import AppContext
+from dispatcher.workflow import Workflow, WorkflowConfig
+from sla import SlaPolicy
+
+log = structlog.get_logger(__name__)
+
+
+class _Shutdown(Exception):
+    """Raised inside the task group to stop every loop after a signal."""
+
+
+class _Uvicorn(uvicorn.Server):
+    # uvicorn re-raises SIGTERM after its own shutdown, which would end the process with -15
+    # before our cleanup runs; signals are ours to handle (see Server.run).
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    api: str
+    mqtt: str
+
+
+def workflow_config(settings: Settings) -> WorkflowConfig:
+    return WorkflowConfig(
+        sla=SlaPolicy.from_minutes(
+            emergency_arrival=settings.emergency_arrival_min,
+            general_arrival=settings.general_arrival_min,
+            emergency_offer_timeout_seconds=settings.emergency_offer_timeout_s,
+            general_offer_timeout_seconds=settings.general_offer_timeout_s,
+            emergency_accept_by=settings.emergency_accept_by_min,
+            general_accept_by=settings.general_accept_by_min,
+        ),
+        matching=MatchingPolicy(
+            speeds_kmh=DEFAULT_POLICY.speeds_kmh,
+            detour_factor=settings.detour_factor,
+            location_max_age=timedelta(minutes=settings.location_max_age_min),
+        ),
+        supervisor_phones=tuple(settings.supervisor_phone_list),
+        public_url=settings.public_url,
+        display_tz=ZoneInfo(settings.timezone),
+    )
+
+
+class Server:
+    """One server process. ``run()`` returns normally after a graceful stop."""
+
+    def __init__(
+        self, settings: Settings, *, clock: Clock = utcnow, channel: Channel | None = None
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.channel = channel
+        self.stopping = asyncio.Event()
+        self.started = asyncio.Event()
+        self.endpoints: Endpoints | None = None
+
+    def request_stop(self) -> None:
+        self.stopping.set()
+
+    async def run(self) -> None:
+        settings = self.settings
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.request_stop)
+        try:
+            async with AsyncExitStack() as stack:
+                if settings.mqtt_url:
+                    mqtt_url, v5, shared = settings.mqtt_url, True, True
+                else:
+                    broker = await stack.enter_async_context(
+                        EmbeddedBroker(data_dir=settings.data_dir / "broker")
+                    )
+                    mqtt_url, v5, shared = broker.url, broker.supports_v5, broker.supports_shared
+                db = await stack.enter_async_context(Database(settings.database_url))
+                if settings.auto_migrate:
+                    await upgrade(db)
+                channel = self.channel or channel_from_settings(
+                    settings.twilio_account_sid,
+                    settings.twilio_auth_token,
+                    settings.twilio_from_number,
+                    settings.twilio_messaging_service_sid,
+                    settings.twilio_api_base_url,
+                )
+                stack.push_async_callback(channel.aclose)
+                workflow = Workflow(db, workflow_config(settings))
+                ingest = Ingest(
+                    db,
+                    workflow,
+                    VitalThresholds(
+                        heart_rate_low=settings.heart_rate_low,
+                        heart_rate_high=settings.heart_rate_high,
+                        spo2_low=settings.spo2_low,
+                        systolic_low=settings.systolic_low,
+                        systolic_high=settings.systolic_high,
+                        temperature_high=settings.temperature_high,
+                    ),
+                    offline_after_intervals=settings.offline_after_intervals,
+                )
+                async with db.session() as s:
+                    await ingest.devices.load(s)
+                group = settings.mqtt_shared_group if shared else None
+                emergency = await stack.enter_async_context(
+                    MqttIngestClient(
+                        mqtt_url,
+                        client_id=f"{settings.node_id}-emergency",
+                        filters=subscription_filters(Lane.EMERGENCY),
+                        shared_group=group,
+                        protocol_v5=v5,
+                    )
+                )
+                telemetry = await stack.enter_async_context(
+                    MqttIngestClient(
+                        mqtt_url,
+                        client_id=f"{settings.node_id}-telemetry",
+                        filters=subscription_filters(Lane.TELEMETRY),
+                        shared_group=group,
+                        protocol_v5=v5,
+                    )
+                )
+                ctx = AppContext(
+                    db=db,
+                    workflow=workflow,
+                    clock=self.clock,
+                    ready=lambda: emergency.ready and telemetry.ready,
+                    counters=lambda: dict(ingest.counters),
+                )
+                web = _Uvicorn(
+                    uvicorn.Config(
+                        create_app(ctx),
+                        host=settings.http_host,
+                        port=settings.http_port,
+                        log_level="warning",
+                        lifespan="off",
+                    )
+                )
+                timers = TimerLoop(db, workflow, self.clock)
+                outbox = OutboxLoop(db, {"sms": channel}, self.clock)
+                async with asyncio.TaskGroup() as tg:
+                    web_task = tg.create_task(web.serve(), name="web")
+                    tg.create_task(self._emergency_loop(emergency, ingest), name="emergency")
+                    tg.create_task(self._telemetry_loop(telemetry, ingest), name="telemetry")
+                    tg.create_task(timers.run(), name="timers")
+                    tg.create_task(outbox.run(), name="outbox")
+                    tg.create_task(self._announce(web, mqtt_url), name="announce")
+                    tg.create_task(self._stop_on_signal(web, web_task), name="shutdown")
+        except* _Shutdown:
+            log.info("server_stopped")
+
+    async def _announce(self, web: uvicorn.Server, mqtt_url: str) -> None:
+        while not web.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
+            await asyncio.sleep(0.02)
+        port = self.settings.http_port
+        if web.servers and web.servers[0].sockets:
+            port = web.servers[0].sockets[0].getsockname()[1]
+        self.endpoints = Endpoints(api=f"http://{self.settings.http_host}:{port}", mqtt=mqtt_url)
+        self.started.set()
+        log.info(
+            "server_ready", api=self.endpoints.api, docs=f"{self.endpoints.api}/docs", mqtt=mqtt_url
+        )
+
+    async def _stop_on_signal(self, web: uvicorn.Server, web_task: asyncio.Task[None]) -> None:
+        await self.stopping.wait()
+        log.info("server_stopping")
+        web.should_exit = True
+        await web_task
+        raise _Shutdown
+
+    async def _emergency_loop(self, client: MqttIngestClient, ingest: Ingest) -> None:
+        while True:
+            for msg in await client.next_batch(100, 0.0):
+                await ingest.handle_emergency(msg, client)
+
+    async def _telemetry_loop(self, client: MqttIngestClient, ingest: Ingest) -> None:
+        size, wait = self.settings.telemetry_batch_size, self.settings.telemetry_batch_wait_s
+        while True:
+            batch = await client.next_batch(size, wait)
+            await ingest.handle_telemetry(batch, client)

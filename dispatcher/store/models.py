@@ -1,0 +1,275 @@
+"""The tables: one source of truth for every process (DESIGN.md §3, §6).
+
+Times are stored as UTC and come back timezone-aware on every backend (SQLite keeps no offset,
+so ``UtcDateTime`` restores it).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, whatever the backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    # SQLAlchemy reads this class attribute by name; it is never mutated.
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON()}  # noqa: RUF012
+
+
+class Elder(Base):
+    __tablename__ = "elders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_ref: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    age: Mapped[int | None]
+    gender: Mapped[str | None] = mapped_column(String(16))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    address: Mapped[str] = mapped_column(String(300))
+    community: Mapped[str | None] = mapped_column(String(100))
+    home_lat: Mapped[float] = mapped_column(Float)
+    home_lon: Mapped[float] = mapped_column(Float)
+    medical_notes: Mapped[str | None] = mapped_column(Text)
+    key_safe_note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+    contacts: Mapped[list[EmergencyContact]] = relationship(
+        order_by="EmergencyContact.priority", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class EmergencyContact(Base):
+    __tablename__ = "emergency_contacts"
+    __table_args__ = (UniqueConstraint("elder_id", "priority"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    elder_id: Mapped[int] = mapped_column(ForeignKey("elders.id", ondelete="CASCADE"), index=True)
+    priority: Mapped[int]
+    name: Mapped[str] = mapped_column(String(100))
+    relation: Mapped[str | None] = mapped_column(String(50))
+    phone: Mapped[str] = mapped_column(String(32))
+
+
+class Device(Base):
+    __tablename__ = "devices"
+
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    elder_id: Mapped[int | None] = mapped_column(ForeignKey("elders.id"), index=True)
+    model: Mapped[str] = mapped_column(String(16))  # handset | wristband
+    report_interval_s: Mapped[int] = mapped_column(Integer, default=300)
+    online: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_seen_at: Mapped[datetime | None]
+    offline_after: Mapped[datetime | None] = mapped_column(index=True)
+    last_alarms: Mapped[str | None] = mapped_column(String(200))
+    last_alarms_at: Mapped[datetime | None]
+    battery_pct: Mapped[int | None]
+    charging: Mapped[bool | None]
+    worn: Mapped[bool | None]
+    signal_pct: Mapped[int | None]
+    last_lat: Mapped[float | None] = mapped_column(Float)
+    last_lon: Mapped[float | None] = mapped_column(Float)
+    last_acc_m: Mapped[float | None] = mapped_column(Float)
+    last_fix: Mapped[str | None] = mapped_column(String(8))
+    last_located_at: Mapped[datetime | None]
+    last_vitals: Mapped[dict[str, Any] | None]
+    last_vitals_at: Mapped[datetime | None]
+
+
+class Helper(Base):
+    __tablename__ = "helpers"
+    __table_args__ = (Index("ix_helpers_duty_position", "on_duty", "lat", "lon"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_ref: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(32), default="volunteer")
+    skills: Mapped[str] = mapped_column(String(300), default="")
+    travel_mode: Mapped[str] = mapped_column(String(8))
+    on_duty: Mapped[bool] = mapped_column(Boolean, default=False)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    located_at: Mapped[datetime | None]
+    active_incident_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_open_deadline", "state", "deadline"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    elder_id: Mapped[int | None] = mapped_column(ForeignKey("elders.id"), index=True)
+    device_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    category: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))  # sos | fall | vitals | alarm | request
+    summary: Mapped[str] = mapped_column(String(300))
+    state: Mapped[str] = mapped_column(String(16))
+    unregistered: Mapped[bool] = mapped_column(Boolean, default=False)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime]
+    deadline: Mapped[datetime]
+    assigned_helper_id: Mapped[int | None] = mapped_column(ForeignKey("helpers.id"))
+    accepted_at: Mapped[datetime | None]
+    eta_at: Mapped[datetime | None]
+    arrived_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(300))
+    sla_status: Mapped[str] = mapped_column(String(24), default="on_track")
+    sla_code: Mapped[str | None] = mapped_column(String(32))
+    sla_reason: Mapped[str | None] = mapped_column(String(300))
+    has_candidates: Mapped[bool] = mapped_column(Boolean, default=True)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime]
+
+
+class Offer(Base):
+    __tablename__ = "offers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    helper_id: Mapped[int] = mapped_column(ForeignKey("helpers.id"), index=True)
+    offered_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))  # pending|accepted|declined|expired|withdrawn
+    responded_at: Mapped[datetime | None]
+    distance_m: Mapped[float] = mapped_column(Float)
+    eta_s: Mapped[int]
+    accept_code: Mapped[str] = mapped_column(String(16))
+
+
+class TimelineEntry(Base):
+    """Append-only: rows are inserted, never updated or deleted."""
+
+    __tablename__ = "timeline"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Timer(Base):
+    """A deadline, offer expiry or escalation step, durable so a restart resumes every clock."""
+
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_due", "fired_at", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))  # offer_expiry|accept_check|deadline|escalation
+    due_at: Mapped[datetime]
+    ref: Mapped[int | None]  # offer id, or escalation level
+    fired_at: Mapped[datetime | None]
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))  # sms
+    purpose: Mapped[str] = mapped_column(String(24))  # helper_offer|family|escalation
+    recipient: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    provider_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class ReceivedMessage(Base):
+    """Emergency-lane dedupe: (device_id, msg_id) seen, and the incident it led to."""
+
+    __tablename__ = "received_messages"
+
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    msg_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime]
+    incident_id: Mapped[int | None]
+
+
+class TelemetryEvent(Base):
+    """History of location, vitals and heartbeat reports; the unique key dedupes retries."""
+
+    __tablename__ = "telemetry"
+    __table_args__ = (
+        UniqueConstraint("device_id", "msg_id"),
+        Index("ix_telemetry_device_time", "device_id", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(64))
+    msg_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    device_ts: Mapped[datetime]
+    received_at: Mapped[datetime]
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    payload: Mapped[str] = mapped_column(Text)  # the device's JSON as received
+
+
+class DeadLetter(Base):
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    topic: Mapped[str] = mapped_column(String(300))
+    device_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)

@@ -1,0 +1,82 @@
+"""The SLA timer loop: deadlines, offer expiries, escalations and device watchdog, from the DB.
+
+Timers are rows, so a restart resumes every clock and an overdue one fires at once. Each tick
+claims due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) so two server processes never fire the
+same timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import func, select
+
+from dispatcher.clock import Clock
+from dispatcher.ingest import mark_silent_devices_offline
+from dispatcher.store.database import Database
+from dispatcher.store.models import Timer
+from dispatcher.workflow import Workflow, due_timers_query
+
+log = structlog.get_logger(__name__)
+
+
+class TimerLoop:
+    def __init__(
+        self,
+        db: Database,
+        workflow: Workflow,
+        clock: Clock,
+        *,
+        batch: int = 100,
+        max_sleep_s: float = 1.0,
+        watchdog_every: timedelta = timedelta(seconds=30),
+    ) -> None:
+        self.db = db
+        self.workflow = workflow
+        self.clock = clock
+        self.batch = batch
+        self.max_sleep_s = max_sleep_s
+        self.watchdog_every = watchdog_every
+        self._next_watchdog = clock()
+        self.fired = 0
+
+    async def tick(self) -> int:
+        """Fire every timer that is due now, one transaction per timer; return how many."""
+        fired = 0
+        while True:
+            now = self.clock()
+            async with self.db.session() as s:
+                timer = (await s.execute(self.db.lock_rows(due_timers_query(now, 1)))).scalar()
+                if timer is None:
+                    break
+                bound = log.bind(incident_id=timer.incident_id, timer_id=timer.id)
+                await self.workflow.fire(s, timer, now)
+                bound.info(
+                    "timer_fired", kind=timer.kind, late_s=(now - timer.due_at).total_seconds()
+                )
+            fired += 1
+        if self.clock() >= self._next_watchdog:
+            async with self.db.session() as s:
+                gone = await mark_silent_devices_offline(s, self.clock())
+            if gone:
+                log.warning("devices_offline", count=gone)
+            self._next_watchdog = self.clock() + self.watchdog_every
+        self.fired += fired
+        return fired
+
+    async def seconds_until_next(self) -> float:
+        async with self.db.session() as s:
+            due = (
+                await s.execute(select(func.min(Timer.due_at)).where(Timer.fired_at.is_(None)))
+            ).scalar()
+        if due is None:
+            return self.max_sleep_s
+        return max(0.0, min(self.max_sleep_s, (due - self.clock()).total_seconds()))
+
+    async def run(self) -> None:
+        log.info("timer_loop_started")
+        while True:
+            await self.tick()
+            await asyncio.sleep(await self.seconds_until_next())

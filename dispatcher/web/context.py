@@ -1,0 +1,20 @@
+"""What the web layer is handed by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from dispatcher.clock import Clock
+from dispatcher.store.database import Database
+from dispatcher.workflow import Workflow
+
+
+@dataclass
+class AppContext:
+    db: Database
+    workflow: Workflow
+    clock: Clock
+    # True only while every ingest lane is connected and subscribed.
+    ready: Callable[[], bool] = lambda: False
+    counters: Callable[[], dict[str, int]] = field(default=lambda: {})
