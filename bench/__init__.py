@@ -1,0 +1,1 @@
+"""Measurements that are not tests: run one module's ``run()``."""
