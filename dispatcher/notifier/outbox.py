@@ -8,7 +8,8 @@ leaves a lease that expires and another attempt picks it up (at least once, neve
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import select
@@ -23,6 +24,14 @@ log = structlog.get_logger(__name__)
 
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class _Result:
+    status: str  # sent | pending (retry later) | failed
+    error: str | None
+    provider_id: str | None = None
+    retry_at: datetime | None = None
 
 
 class OutboxLoop:
@@ -61,63 +70,64 @@ class OutboxLoop:
         return rows
 
     async def tick(self) -> int:
-        """Send what is due; return how many rows were attempted."""
+        """Send what is due, concurrently, then record every result in one transaction."""
         rows = await self._claim()
-        for row in rows:
-            await self._send(row)
+        if rows:
+            results = await asyncio.gather(*(self._send(row) for row in rows))
+            await self._record(rows, results)
         return len(rows)
 
-    async def _send(self, row: OutboxMessage) -> None:
-        bound = log.bind(outbox_id=row.id, incident_id=row.incident_id, purpose=row.purpose)
+    async def _send(self, row: OutboxMessage) -> _Result:
         channel = self.channels.get(row.channel)
-        status: str
-        error: str | None = None
-        provider_id: str | None = None
-        retry_at = None
         if channel is None:
-            status, error = "failed", f"no channel named {row.channel!r}"
-        else:
-            try:
-                result = await channel.send(row.recipient, row.body)
-            except NotifierError as exc:
-                error = str(exc)
-                if exc.retryable and row.attempts < MAX_ATTEMPTS:
-                    status, retry_at = "pending", self.clock() + backoff(row.attempts)
-                else:
-                    status = "failed"
-            else:
-                status, provider_id = "sent", result.provider_id
+            return _Result("failed", f"no channel named {row.channel!r}")
+        try:
+            sent = await channel.send(row.recipient, row.body)
+        except NotifierError as exc:
+            if exc.retryable and row.attempts < MAX_ATTEMPTS:
+                return _Result("pending", str(exc), retry_at=self.clock() + backoff(row.attempts))
+            return _Result("failed", str(exc))
+        return _Result("sent", None, provider_id=sent.provider_id)
+
+    async def _record(self, rows: list[OutboxMessage], results: list[_Result]) -> None:
         now = self.clock()
         async with self.db.session() as s:
-            fresh = await s.get_one(OutboxMessage, row.id)
-            fresh.status, fresh.last_error, fresh.provider_id = status, error, provider_id
-            if retry_at is not None:
-                fresh.next_attempt_at = retry_at
-            if status == "sent":
-                fresh.sent_at = now
-            if status == "failed" and row.incident_id is not None:
-                # Operators must know a helper or family member was NOT reached.
-                s.add(
-                    TimelineEntry(
-                        incident_id=row.incident_id,
-                        at=now,
-                        actor="system",
-                        action="notification_failed",
-                        detail={
-                            "outbox_id": row.id,
-                            "purpose": row.purpose,
-                            "recipient": row.recipient,
-                            "error": error,
-                        },
+            for row, result in zip(rows, results, strict=True):
+                fresh = await s.get_one(OutboxMessage, row.id)
+                fresh.status, fresh.last_error = result.status, result.error
+                fresh.provider_id = result.provider_id
+                if result.retry_at is not None:
+                    fresh.next_attempt_at = result.retry_at
+                if result.status == "sent":
+                    fresh.sent_at = now
+                if result.status == "failed" and row.incident_id is not None:
+                    # Operators must know a helper or family member was NOT reached.
+                    s.add(
+                        TimelineEntry(
+                            incident_id=row.incident_id,
+                            at=now,
+                            actor="system",
+                            action="notification_failed",
+                            detail={
+                                "outbox_id": row.id,
+                                "purpose": row.purpose,
+                                "recipient": row.recipient,
+                                "error": result.error,
+                            },
+                        )
                     )
+        for row, result in zip(rows, results, strict=True):
+            bound = log.bind(outbox_id=row.id, incident_id=row.incident_id, purpose=row.purpose)
+            if result.status == "sent":
+                self.sent += 1
+                bound.info("notification_sent", channel=row.channel, provider_id=result.provider_id)
+            else:
+                bound.warning(
+                    "notification_not_sent",
+                    status=result.status,
+                    error=result.error,
+                    attempts=row.attempts,
                 )
-        if status == "sent":
-            self.sent += 1
-            bound.info("notification_sent", channel=row.channel, provider_id=provider_id)
-        else:
-            bound.warning(
-                "notification_not_sent", status=status, error=error, attempts=row.attempts
-            )
 
     async def run(self) -> None:
         log.info("outbox_loop_started", channels=sorted(self.channels))
