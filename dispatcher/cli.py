@@ -47,7 +47,7 @@ def serve() -> None:
 
 
 async def _upgrade(settings: Settings) -> None:
-    async with Database(settings.database_url) as db:
+    async with Database(settings.database_url, schema=settings.database_schema) as db:
         await upgrade(db)
 
 
@@ -60,7 +60,10 @@ def db_upgrade() -> None:
 
 
 async def _import(settings: Settings, kind: str, text: str) -> ImportReport:
-    async with Database(settings.database_url) as db, db.session() as s:
+    async with (
+        Database(settings.database_url, schema=settings.database_schema) as db,
+        db.session() as s,
+    ):
         if kind == "elders":
             return await import_elders(s, text, utcnow())
         if kind == "devices":

@@ -10,6 +10,7 @@ dies first, the broker redelivers it and the (device_id, msg_id) dedupe makes th
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from device_protocol import (
     peek_device_id,
     topic_for,
 )
+from dispatcher.clock import Clock, utcnow
 from dispatcher.notifier.texts import device_prompt
 from dispatcher.store.database import Database
 from dispatcher.store.models import DeadLetter, Device, Elder, ReceivedMessage, TelemetryEvent
@@ -129,12 +131,16 @@ class Ingest:
         workflow: Workflow,
         thresholds: VitalThresholds,
         offline_after_intervals: int = 3,
+        clock: Clock = utcnow,
     ) -> None:
         self.db = db
         self.workflow = workflow
         self.thresholds = thresholds
         self.offline_after_intervals = offline_after_intervals
+        self.clock = clock
         self.devices = KnownDevices()
+        # Wake-up hints only: the durable truth is each incident's due dispatch timer.
+        self.to_dispatch: asyncio.Queue[int] = asyncio.Queue()
         self.counters: dict[str, int] = {}
 
     def _count(self, name: str, n: int = 1) -> None:
@@ -149,11 +155,15 @@ class Ingest:
             message = decode(msg.topic, msg.payload)
         except ProtocolError as exc:
             await self._dead_letter([(msg, exc.reason, exc.device_id, exc.msg_id)])
+            incident_id = None
+            if exc.kind in (Kind.SOS, Kind.FALL) and exc.device_id is not None:
+                incident_id = await self._unreadable_press(exc, exc.device_id, now)
             broker.ack(msg)
-            self._reject(broker, exc.device_id or peek_device_id(msg.topic), None, exc.reason, now)
+            device_id = exc.device_id or peek_device_id(msg.topic)
+            self._reject(broker, device_id, exc.msg_id, exc.reason, now, incident_id)
             return
         bound = log.bind(device_id=message.device_id, msg_id=message.msg_id)
-        async with self.db.session() as s:
+        async with self.db.session(priority=True) as s:
             seen = ReceivedMessage(
                 device_id=message.device_id,
                 msg_id=message.msg_id,
@@ -196,6 +206,9 @@ class Ingest:
         bound.info(
             "emergency_handled", result=result, incident_id=incident_id, kind=type(message).__name__
         )
+        if incident_id is not None and result == "accepted":
+            # Matching runs in its own task so the next press is acknowledged without waiting.
+            self.to_dispatch.put_nowait(incident_id)
 
     async def _act(self, s: AsyncSession, message: InboundMessage, now: datetime) -> int | None:
         device = await s.get(Device, message.device_id)
@@ -256,6 +269,7 @@ class Ingest:
             actor=actor,
             unregistered=device is None,
             late=late,
+            defer_dispatch=True,
         )
         return incident.id
 
@@ -311,7 +325,8 @@ class Ingest:
                     ).scalar_one_or_none()
             elder = await s.get(Elder, device.elder_id) if device.elder_id else None
             actor = f"device:{device_id}"
-            summary = f"Unreadable {exc.kind.value if exc.kind else 'event'} message: {exc.reason}"
+            label = "fall" if exc.kind == Kind.FALL else "SOS"
+            summary = f"Unreadable {label} message: {exc.reason}"
             existing = await self.workflow.find_open(
                 s, elder_id=device.elder_id, device_id=device_id
             )
@@ -336,6 +351,17 @@ class Ingest:
                 seen.incident_id = incident_id
         log.warning("unreadable_press", device_id=device_id, incident_id=incident_id)
         return incident_id
+
+    async def dispatch_next(self) -> None:
+        """Wait for a freshly opened incident and offer it to a helper."""
+        incident_id = await self.to_dispatch.get()
+        async with self.db.session(priority=True) as s:
+            await self.workflow.dispatch_due(s, incident_id, self.clock())
+
+    async def dispatch_pending(self) -> None:
+        """Dispatch every incident opened so far (tests and shutdown use this)."""
+        while not self.to_dispatch.empty():
+            await self.dispatch_next()
 
     # ---- telemetry lane --------------------------------------------------------------------
 
@@ -384,8 +410,10 @@ class Ingest:
             "location": {},
             "vitals": {},
             "heartbeat": {},
-            "status": {},
         }
+        # A batch may hold a redelivered older report after a newer one: the latest state is the
+        # one the device stamped last, not the one that arrived last.
+        rows = sorted(rows, key=lambda pair: pair[1].ts)
         for msg, m in rows:
             at = msg.received_at
             interval = known[m.device_id].report_interval_s

@@ -106,7 +106,7 @@ async def import_elders(s: AsyncSession, text: str, now: datetime) -> ImportRepo
 
 async def import_devices(s: AsyncSession, text: str) -> ImportReport:
     rows = _rows(text, ("device_id", "elder_ref", "model"))
-    elders = dict((await s.execute(select(Elder.external_ref, Elder.id))).tuples().all())
+    elders = dict((await s.execute(select(Elder.external_ref, Elder.id))).all())
     created = updated = 0
     for line, row in enumerate(rows, start=2):
         device_id = _valid_device_id(row["device_id"], line)

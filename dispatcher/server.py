@@ -110,7 +110,9 @@ class Server:
                         EmbeddedBroker(data_dir=settings.data_dir / "broker")
                     )
                     mqtt_url, v5, shared = broker.url, broker.supports_v5, broker.supports_shared
-                db = await stack.enter_async_context(Database(settings.database_url))
+                db = await stack.enter_async_context(
+                    Database(settings.database_url, schema=settings.database_schema)
+                )
                 if settings.auto_migrate:
                     await upgrade(db)
                 channel = self.channel or channel_from_settings(
@@ -134,27 +136,16 @@ class Server:
                         temperature_high=settings.temperature_high,
                     ),
                     offline_after_intervals=settings.offline_after_intervals,
+                    clock=self.clock,
                 )
                 async with db.session() as s:
                     await ingest.devices.load(s)
                 group = settings.mqtt_shared_group if shared else None
                 emergency = await stack.enter_async_context(
-                    MqttIngestClient(
-                        mqtt_url,
-                        client_id=f"{settings.node_id}-emergency",
-                        filters=subscription_filters(Lane.EMERGENCY),
-                        shared_group=group,
-                        protocol_v5=v5,
-                    )
+                    self._ingest_client(mqtt_url, Lane.EMERGENCY, group, v5)
                 )
                 telemetry = await stack.enter_async_context(
-                    MqttIngestClient(
-                        mqtt_url,
-                        client_id=f"{settings.node_id}-telemetry",
-                        filters=subscription_filters(Lane.TELEMETRY),
-                        shared_group=group,
-                        protocol_v5=v5,
-                    )
+                    self._ingest_client(mqtt_url, Lane.TELEMETRY, group, v5)
                 )
                 ctx = AppContext(
                     db=db,
@@ -178,12 +169,24 @@ class Server:
                     web_task = tg.create_task(web.serve(), name="web")
                     tg.create_task(self._emergency_loop(emergency, ingest), name="emergency")
                     tg.create_task(self._telemetry_loop(telemetry, ingest), name="telemetry")
+                    tg.create_task(self._dispatch_loop(ingest), name="dispatch")
                     tg.create_task(timers.run(), name="timers")
                     tg.create_task(outbox.run(), name="outbox")
                     tg.create_task(self._announce(web, mqtt_url), name="announce")
                     tg.create_task(self._stop_on_signal(web, web_task), name="shutdown")
         except* _Shutdown:
             log.info("server_stopped")
+
+    def _ingest_client(self, url: str, lane: Lane, group: str | None, v5: bool) -> MqttIngestClient:
+        """One MQTT connection per lane: a telemetry backlog never queues in front of an SOS."""
+        return MqttIngestClient(
+            url,
+            client_id=f"{self.settings.node_id}-{lane.value}",
+            filters=subscription_filters(lane),
+            shared_group=group,
+            protocol_v5=v5,
+            session_expiry_s=self.settings.mqtt_session_expiry_s,
+        )
 
     async def _announce(self, web: uvicorn.Server, mqtt_url: str) -> None:
         while not web.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
@@ -208,6 +211,10 @@ class Server:
         while True:
             for msg in await client.next_batch(100, 0.0):
                 await ingest.handle_emergency(msg, client)
+
+    async def _dispatch_loop(self, ingest: Ingest) -> None:
+        while True:
+            await ingest.dispatch_next()
 
     async def _telemetry_loop(self, client: MqttIngestClient, ingest: Ingest) -> None:
         size, wait = self.settings.telemetry_batch_size, self.settings.telemetry_batch_wait_s

@@ -26,11 +26,16 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUYUAN_", extra="ignore")
 
     database_url: str = DEFAULT_DATABASE_URL
+    database_schema: str | None = Field(
+        default=None, description="PostgreSQL schema to use (search_path); default public"
+    )
     mqtt_url: str | None = Field(
         default=None,
         description="External broker, e.g. mqtt://user:pass@host:1883; unset → embedded",
     )
     mqtt_shared_group: str = "huyuan"
+    # How long the broker keeps our session (and queues device messages) while we are down.
+    mqtt_session_expiry_s: int = 7 * 24 * 3600
     node_id: str = Field(default_factory=_default_node_id)
     http_host: str = "127.0.0.1"
     http_port: int = 8000
@@ -62,7 +67,8 @@ class Settings(BaseSettings):
     temperature_high: float = 39.5
 
     # Ingest
-    telemetry_batch_size: int = 2000
+    # Small enough that one batch's CPU work never holds the event loop for long (SOS lane).
+    telemetry_batch_size: int = 500
     telemetry_batch_wait_s: float = 0.05
     offline_after_intervals: int = 3
 

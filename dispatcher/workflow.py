@@ -118,6 +118,7 @@ class Workflow:
         unregistered: bool = False,
         late: bool = False,
         notify_family: bool = True,
+        defer_dispatch: bool = False,
     ) -> Incident:
         """Create an incident with its deadline fixed now, its clocks, and a first offer."""
         incident = Incident(
@@ -187,6 +188,10 @@ class Workflow:
                 note="no position known: operators must locate the caller",
             )
             await self.refresh_sla(s, incident, now)
+        elif defer_dispatch:
+            # Committed and acknowledged first, dispatched right after by ``dispatch_due``; the
+            # timer makes a crash in between harmless (it fires at once on restart).
+            self._timer(s, incident, "retry_dispatch", now)
         else:
             await self.dispatch(s, incident, now)
         return incident
@@ -217,24 +222,25 @@ class Workflow:
 
     async def dispatch(self, s: AsyncSession, incident: Incident, now: datetime) -> Offer | None:
         """Offer the incident to the helper who arrives first; escalate when nobody can make it."""
-        if incident.lat is None or incident.lon is None:
+        origin = _origin(incident)
+        if origin is None:
             return None
-        origin = (incident.lat, incident.lon)
         excluded = set(
             (
                 await s.execute(select(Offer.helper_id).where(Offer.incident_id == incident.id))
             ).scalars()
         )
-        policy = self.config.matching
-        radius = search_radius_m(incident.deadline - now, policy)
-        ranked = await self._ranked_candidates(
-            s, origin, now, incident.deadline, excluded, bounding_box(origin, radius)
+        ranked = await self._rank_nearby(
+            s, origin, incident.deadline - now, incident, now, excluded
         )
-        if not ranked:  # nobody inside the box: a far helper is still better than none
-            ranked = await self._ranked_candidates(
-                s, origin, now, incident.deadline, excluded, None
-            )
-        decision = decide(ranked)
+        if ranked and not ranked[0].can_make_deadline:
+            # Someone outside the first box may still beat the best late helper: widen to the
+            # distance the fastest mode covers in that helper's ETA (helper-proof, see matching).
+            ranked = await self._rank_nearby(s, origin, ranked[0].eta, incident, now, excluded)
+        if not ranked:  # nobody nearby: a far helper is still better than none
+            ranked = await self._rank_nearby(s, origin, None, incident, now, excluded)
+        best = await self._claim_first(s, ranked)
+        decision = decide([best] if best is not None else [])
         if decision.best is None:
             incident.has_candidates = False
             self._timeline(s, incident, now, SYSTEM, "no_candidate", reason=decision.reason)
@@ -249,34 +255,66 @@ class Workflow:
         await self.refresh_sla(s, incident, now, eta=decision.best.arrives_at)
         return offer
 
-    async def _ranked_candidates(
+    async def dispatch_due(self, s: AsyncSession, incident_id: int, now: datetime) -> None:
+        """Run the incident's pending dispatch timer now, unless another process already has."""
+        stmt = select(Timer).where(
+            Timer.incident_id == incident_id,
+            Timer.kind == "retry_dispatch",
+            Timer.fired_at.is_(None),
+            Timer.due_at <= now,
+        )
+        for timer in (await s.execute(self.db.lock_rows(stmt))).scalars().all():
+            await self.fire(s, timer, now)
+
+    async def _rank_nearby(
         self,
         s: AsyncSession,
         origin: tuple[float, float],
+        within: timedelta | None,
+        incident: Incident,
         now: datetime,
-        deadline: datetime,
         excluded: set[int],
-        box: tuple[float, float, float, float] | None,
     ) -> list[RankedHelper]:
-        fresh_since = now - self.config.matching.location_max_age
-        stmt: Select[Helper] = select(Helper).where(
+        """Free, on-duty helpers with a fresh position inside the box reachable ``within``."""
+        policy = self.config.matching
+        stmt = select(
+            Helper.id, Helper.lat, Helper.lon, Helper.travel_mode, Helper.located_at
+        ).where(
             Helper.on_duty.is_(True),
             Helper.active_incident_id.is_(None),
             Helper.lat.is_not(None),
             Helper.lon.is_not(None),
-            Helper.located_at >= fresh_since,
+            Helper.located_at >= now - policy.location_max_age,
         )
-        if box is not None:
-            min_lat, min_lon, max_lat, max_lon = box
+        if within is not None:
+            min_lat, min_lon, max_lat, max_lon = bounding_box(
+                origin, search_radius_m(within, policy)
+            )
             stmt = stmt.where(
                 Helper.lat.between(min_lat, max_lat), Helper.lon.between(min_lon, max_lon)
             )
         if excluded:
             stmt = stmt.where(Helper.id.not_in(excluded))
-        # Lock the candidates so a second server process cannot offer them at the same time.
-        helpers = (await s.execute(self.db.lock_rows(stmt))).scalars().all()
-        positions = [p for p in map(_position, helpers) if p is not None]
-        return rank(origin, positions, now=now, deadline=deadline, policy=self.config.matching)
+        positions = [
+            HelperPosition(hid, lat, lon, TravelMode(mode), at)
+            for hid, lat, lon, mode, at in await s.execute(stmt)
+            if lat is not None and lon is not None and at is not None  # the query ensures it
+        ]
+        return rank(origin, positions, now=now, deadline=incident.deadline, policy=policy)
+
+    async def _claim_first(
+        self, s: AsyncSession, ranked: Sequence[RankedHelper]
+    ) -> RankedHelper | None:
+        """Lock the best helper still free; another server process may have taken one first."""
+        for candidate in ranked:
+            stmt = select(Helper.id).where(
+                Helper.id == candidate.helper_id,
+                Helper.on_duty.is_(True),
+                Helper.active_incident_id.is_(None),
+            )
+            if (await s.execute(self.db.lock_rows(stmt))).scalar() is not None:
+                return candidate
+        return None
 
     async def _make_offer(
         self, s: AsyncSession, incident: Incident, best: RankedHelper, now: datetime

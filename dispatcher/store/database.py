@@ -5,6 +5,8 @@ The one place that knows the dialects apart: row locks that only PostgreSQL has,
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -42,11 +44,23 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin_immediate)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time and its busy handler sleeps up to 100 ms between
+        # retries: queue writers here instead, with emergencies first (DESIGN.md §3, two lanes).
+        self._gate = WriterGate() if self.is_sqlite else None
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions() as session, session.begin():
-            yield session
+    async def session(self, *, priority: bool = False) -> AsyncIterator[AsyncSession]:
+        """A transaction; ``priority`` (emergencies) jumps the queue of waiting SQLite writers."""
+        if self._gate is None:
+            async with self.sessions() as session, session.begin():
+                yield session
+            return
+        await self._gate.acquire(priority)
+        try:
+            async with self.sessions() as session, session.begin():
+                yield session
+        finally:
+            self._gate.release()
 
     def lock_rows(self, stmt: Select[T]) -> Select[T]:
         """Claim rows so no other server process takes them (SQLite has one writer anyway)."""
@@ -62,6 +76,36 @@ class Database:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.dispose()
+
+
+class WriterGate:
+    """One transaction at a time in this process, priority waiters first."""
+
+    def __init__(self) -> None:
+        self._busy = False
+        self._waiting: dict[bool, deque[asyncio.Future[None]]] = {True: deque(), False: deque()}
+
+    async def acquire(self, priority: bool) -> None:
+        if not self._busy:
+            self._busy = True
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting[priority].append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed over just as we were cancelled: pass it on
+            raise
+
+    def release(self) -> None:
+        for queue in (self._waiting[True], self._waiting[False]):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)  # ownership passes straight to the waiter
+                    return
+        self._busy = False
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

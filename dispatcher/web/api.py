@@ -71,24 +71,14 @@ CsvBody = Annotated[str, Body(media_type="text/csv")]
 async def summaries(s: AsyncSession, incidents: Sequence[Incident]) -> list[IncidentSummary]:
     elder_ids = {i.elder_id for i in incidents if i.elder_id is not None}
     helper_ids = {i.assigned_helper_id for i in incidents if i.assigned_helper_id is not None}
-    elders = (
-        dict(
-            (await s.execute(select(Elder.id, Elder.name).where(Elder.id.in_(elder_ids))))
-            .tuples()
-            .all()
-        )
-        if elder_ids
-        else {}
-    )
-    helpers = (
-        dict(
-            (await s.execute(select(Helper.id, Helper.name).where(Helper.id.in_(helper_ids))))
-            .tuples()
-            .all()
-        )
-        if helper_ids
-        else {}
-    )
+    elders: dict[int, str] = {}
+    helpers: dict[int, str] = {}
+    if elder_ids:
+        rows = await s.execute(select(Elder.id, Elder.name).where(Elder.id.in_(elder_ids)))
+        elders = {i: n for i, n in rows}
+    if helper_ids:
+        rows = await s.execute(select(Helper.id, Helper.name).where(Helper.id.in_(helper_ids)))
+        helpers = {i: n for i, n in rows}
     out = []
     for i in incidents:
         data = IncidentSummary.model_validate(
