@@ -225,9 +225,15 @@ class Workflow:
         origin = _origin(incident)
         if origin is None:
             return None
+        # Helpers who declined, let it expire or were taken off it are not asked again; an offer
+        # withdrawn by an operator's override was no fault of the helper's.
         excluded = set(
             (
-                await s.execute(select(Offer.helper_id).where(Offer.incident_id == incident.id))
+                await s.execute(
+                    select(Offer.helper_id).where(
+                        Offer.incident_id == incident.id, Offer.status != "withdrawn"
+                    )
+                )
             ).scalars()
         )
         ranked = await self._rank_nearby(
@@ -495,6 +501,119 @@ class Workflow:
         await self.refresh_sla(s, incident, now)
         return incident
 
+    # ---- operator actions ------------------------------------------------------------------
+
+    async def assign(
+        self, s: AsyncSession, incident_id: int, helper_id: int, now: datetime, actor: str
+    ) -> Incident:
+        """An operator assigns a helper by hand (e.g. after phoning them): no offer round."""
+        incident = await self.get_incident(s, incident_id, lock=True)
+        helper = await s.get(Helper, helper_id)
+        if helper is None:
+            raise NotFound(f"helper {helper_id} does not exist")
+        if helper.active_incident_id not in (None, incident.id):
+            raise Conflict(
+                f"helper {helper.name} is busy with incident {helper.active_incident_id}"
+            )
+        self._apply(incident, Event.ASSIGN, now)
+        await self._withdraw_offers(s, incident, now, keep_helper=helper.id)
+        helper.active_incident_id = incident.id
+        eta = self._eta_from(helper, incident, now, fallback_s=0)
+        # The offer table is the record of who was asked; a hand assignment is an accepted one.
+        s.add(
+            Offer(
+                incident_id=incident.id,
+                helper_id=helper.id,
+                offered_at=now,
+                expires_at=now,
+                status="accepted",
+                responded_at=now,
+                distance_m=0.0,
+                eta_s=int(eta.total_seconds()),
+                accept_code="manual",
+            )
+        )
+        incident.assigned_helper_id, incident.accepted_at = helper.id, now
+        incident.eta_at = now + eta
+        self._timeline(
+            s,
+            incident,
+            now,
+            actor,
+            "assigned_by_operator",
+            helper_id=helper.id,
+            helper_name=helper.name,
+            eta_at=incident.eta_at.isoformat(),
+        )
+        await self._notify_family_on_the_way(s, incident, helper, now)
+        await self.refresh_sla(s, incident, now)
+        return incident
+
+    async def withdraw_helper(
+        self, s: AsyncSession, incident_id: int, now: datetime, actor: str, reason: str
+    ) -> Incident:
+        """Take the assigned helper off the incident (they cannot come) and dispatch again."""
+        incident = await self.get_incident(s, incident_id, lock=True)
+        helper_id = incident.assigned_helper_id
+        self._apply(incident, Event.REASSIGN, now)
+        incident.assigned_helper_id = incident.accepted_at = incident.eta_at = None
+        if helper_id is not None:
+            await self._release_helper(s, helper_id, incident.id)
+            await s.execute(
+                update(Offer)
+                .where(
+                    Offer.incident_id == incident.id,
+                    Offer.helper_id == helper_id,
+                    Offer.status == "accepted",
+                )
+                .values(status="released", responded_at=now)
+            )
+        self._timeline(
+            s, incident, now, actor, "helper_withdrawn", helper_id=helper_id, reason=reason
+        )
+        await self.dispatch(s, incident, now)
+        return incident
+
+    async def escalate_by_hand(
+        self,
+        s: AsyncSession,
+        incident_id: int,
+        level: Level,
+        now: datetime,
+        actor: str,
+        note: str | None = None,
+    ) -> Incident:
+        """An operator escalates (supervisor, or emergency services 120) without waiting."""
+        incident = await self.get_incident(s, incident_id, lock=True)
+        if State(incident.state) in (State.RESOLVED, State.CANCELLED):
+            raise Conflict(f"incident {incident_id} is closed")
+        current = Level(incident.escalation_level)
+        if level <= current:
+            raise Conflict(f"incident {incident_id} is already at {current.name.lower()}")
+        incident.escalation_level = int(level)
+        incident.updated_at = now
+        self._timeline(
+            s, incident, now, actor, "escalated", level=level.name.lower(), note=note, by_hand=True
+        )
+        if level >= Level.SUPERVISOR:
+            await self._notify_supervisors(s, incident, level, now, note or "escalated by operator")
+        return incident
+
+    async def add_note(
+        self,
+        s: AsyncSession,
+        incident_id: int,
+        now: datetime,
+        actor: str,
+        text: str,
+        action: str = "note",
+    ) -> Incident:
+        """Anything an operator wants on the record (a call made, what the elder said)."""
+        incident = await self.get_incident(s, incident_id)
+        self._timeline(s, incident, now, actor, action, text=text)
+        incident.updated_at = now
+        return incident
+
     async def update_helper_location(
         self, s: AsyncSession, helper: Helper, lat: float, lon: float, now: datetime
     ) -> None:
@@ -607,16 +726,21 @@ class Workflow:
             "escalated", incident_id=incident.id, level=level.name, reason=incident.sla_reason
         )
         if level >= Level.SUPERVISOR:
-            elder = await s.get(Elder, incident.elder_id) if incident.elder_id else None
-            body = escalation_sms(
-                level=level.name.lower(),
-                incident_id=incident.id,
-                elder_name=elder.name if elder else "unregistered device",
-                address=elder.address if elder else f"{incident.lat}, {incident.lon}",
-                reason=incident.sla_reason or "",
-            )
-            for phone in self.config.supervisor_phones:
-                self._sms(s, incident, now, "escalation", phone, body)
+            await self._notify_supervisors(s, incident, level, now, incident.sla_reason or "")
+
+    async def _notify_supervisors(
+        self, s: AsyncSession, incident: Incident, level: Level, now: datetime, reason: str
+    ) -> None:
+        elder = await s.get(Elder, incident.elder_id) if incident.elder_id else None
+        body = escalation_sms(
+            level=level.name.lower(),
+            incident_id=incident.id,
+            elder_name=elder.name if elder else "unregistered device",
+            address=elder.address if elder else f"{incident.lat}, {incident.lon}",
+            reason=reason,
+        )
+        for phone in self.config.supervisor_phones:
+            self._sms(s, incident, now, "escalation", phone, body)
 
     # ---- helpers ---------------------------------------------------------------------------
 
@@ -662,7 +786,9 @@ class Workflow:
             .values(active_incident_id=None)
         )
 
-    async def _withdraw_offers(self, s: AsyncSession, incident: Incident, now: datetime) -> None:
+    async def _withdraw_offers(
+        self, s: AsyncSession, incident: Incident, now: datetime, keep_helper: int | None = None
+    ) -> None:
         pending = (
             (
                 await s.execute(
@@ -674,7 +800,8 @@ class Workflow:
         )
         for offer in pending:
             offer.status, offer.responded_at = "withdrawn", now
-            await self._release_helper(s, offer.helper_id, incident.id)
+            if offer.helper_id != keep_helper:
+                await self._release_helper(s, offer.helper_id, incident.id)
 
     async def _notify_family_on_the_way(
         self, s: AsyncSession, incident: Incident, helper: Helper, now: datetime

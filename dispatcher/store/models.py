@@ -179,7 +179,8 @@ class Offer(Base):
     helper_id: Mapped[int] = mapped_column(ForeignKey("helpers.id"), index=True)
     offered_at: Mapped[datetime]
     expires_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(16))  # pending|accepted|declined|expired|withdrawn
+    # pending | accepted | declined | expired | withdrawn (operator override) | released (taken off)
+    status: Mapped[str] = mapped_column(String(16))
     responded_at: Mapped[datetime | None]
     distance_m: Mapped[float] = mapped_column(Float)
     eta_s: Mapped[int]

@@ -31,6 +31,7 @@ from dispatcher.web.schemas import (
     DeviceOut,
     DutyChange,
     ElderOut,
+    EscalateAction,
     FalseAlarm,
     HelperAction,
     HelperOut,
@@ -39,14 +40,16 @@ from dispatcher.web.schemas import (
     IncidentDetail,
     IncidentSummary,
     LocationUpdate,
+    NoteAction,
     OfferOut,
     OutboxOut,
     PersonRef,
     ResolveAction,
     TimelineOut,
+    WithdrawAction,
 )
 from dispatcher.workflow import OPEN_STATE_VALUES
-from sla import Category
+from sla import Category, Level
 
 router = APIRouter(prefix="/api/v1")
 
@@ -223,6 +226,39 @@ async def false_alarm(incident_id: int, body: FalseAlarm, s: Session, c: Ctx) ->
     incident = await c.workflow.confirm_false_alarm(
         s, incident_id, c.clock(), "operator:api", body.note
     )
+    return await detail(s, incident)
+
+
+@router.post("/incidents/{incident_id}/assign", response_model=IncidentDetail, tags=["incidents"])
+async def assign(incident_id: int, body: HelperAction, s: Session, c: Ctx) -> IncidentDetail:
+    """An operator assigns a helper by hand, skipping the offer round."""
+    incident = await c.workflow.assign(s, incident_id, body.helper_id, c.clock(), "operator:api")
+    return await detail(s, incident)
+
+
+@router.post("/incidents/{incident_id}/withdraw", response_model=IncidentDetail, tags=["incidents"])
+async def withdraw(incident_id: int, body: WithdrawAction, s: Session, c: Ctx) -> IncidentDetail:
+    """Take the assigned helper off the incident and offer it to the next best helper."""
+    incident = await c.workflow.withdraw_helper(
+        s, incident_id, c.clock(), "operator:api", body.reason
+    )
+    return await detail(s, incident)
+
+
+@router.post("/incidents/{incident_id}/escalate", response_model=IncidentDetail, tags=["incidents"])
+async def escalate(incident_id: int, body: EscalateAction, s: Session, c: Ctx) -> IncidentDetail:
+    """Escalate by hand: to the supervisor, or to emergency services (120)."""
+    level = Level.SUPERVISOR if body.level == "supervisor" else Level.EMERGENCY_SERVICES
+    incident = await c.workflow.escalate_by_hand(
+        s, incident_id, level, c.clock(), "operator:api", body.note
+    )
+    return await detail(s, incident)
+
+
+@router.post("/incidents/{incident_id}/notes", response_model=IncidentDetail, tags=["incidents"])
+async def add_note(incident_id: int, body: NoteAction, s: Session, c: Ctx) -> IncidentDetail:
+    """Put a note on the incident's timeline."""
+    incident = await c.workflow.add_note(s, incident_id, c.clock(), "operator:api", body.text)
     return await detail(s, incident)
 
 

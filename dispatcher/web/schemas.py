@@ -83,6 +83,19 @@ class ResolveAction(BaseModel):
     outcome: str = Field(min_length=1, max_length=300)
 
 
+class WithdrawAction(BaseModel):
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class EscalateAction(BaseModel):
+    level: Literal["supervisor", "emergency_services"]
+    note: str | None = Field(default=None, max_length=300)
+
+
+class NoteAction(BaseModel):
+    text: str = Field(min_length=1, max_length=1000)
+
+
 class FalseAlarm(BaseModel):
     note: str | None = Field(default=None, max_length=300)
 

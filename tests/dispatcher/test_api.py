@@ -120,3 +120,30 @@ async def test_readiness_follows_ingest(database: Database, clock: FakeClock) ->
     async with httpx.AsyncClient(transport=transport, base_url="http://huyuan") as client:
         assert (await client.get("/readyz")).status_code == 503
         assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_operator_assigns_withdraws_escalates_and_notes(
+    api: httpx.AsyncClient, district: District
+) -> None:
+    """Operator actions: assign by hand, withdraw, escalate to 120, and a note on the record."""
+    r = await api.post(
+        "/api/v1/incidents",
+        json={"elder_id": district.e1, "summary": "跌倒", "category": "emergency"},
+    )
+    iid = r.json()["id"]
+    r = await api.post(f"/api/v1/incidents/{iid}/assign", json={"helper_id": district.h2})
+    body = r.json()
+    assert (body["state"], body["assigned_helper"]["id"]) == ("assigned", district.h2)
+    assert [o["status"] for o in body["offers"]] == ["withdrawn", "accepted"]  # H1 taken back
+    r = await api.post(f"/api/v1/incidents/{iid}/withdraw", json={"reason": "电动车没电"})
+    body = r.json()
+    assert body["state"] == "offered" and body["offers"][-1]["helper_id"] == district.h1
+    r = await api.post(
+        f"/api/v1/incidents/{iid}/escalate",
+        json={"level": "emergency_services", "note": "老人无应答"},
+    )
+    assert r.json()["escalation_level"] == 3
+    r = await api.post(f"/api/v1/incidents/{iid}/escalate", json={"level": "supervisor"})
+    assert r.status_code == 409
+    r = await api.post(f"/api/v1/incidents/{iid}/notes", json={"text": "已致电儿子"})
+    assert r.json()["timeline"][-1]["detail"] == {"text": "已致电儿子"}
