@@ -166,7 +166,7 @@ class Server:
                 timers = TimerLoop(db, workflow, self.clock)
                 outbox = OutboxLoop(db, {"sms": channel}, self.clock)
                 async with asyncio.TaskGroup() as tg:
-                    web_task = tg.create_task(web.serve(), name="web")
+                    web_task = tg.create_task(self._serve_web(web), name="web")
                     tg.create_task(self._emergency_loop(emergency, ingest), name="emergency")
                     tg.create_task(self._telemetry_loop(telemetry, ingest), name="telemetry")
                     tg.create_task(self._dispatch_loop(ingest), name="dispatch")
@@ -176,6 +176,9 @@ class Server:
                     tg.create_task(self._stop_on_signal(web, web_task), name="shutdown")
         except* _Shutdown:
             log.info("server_stopped")
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
 
     def _ingest_client(self, url: str, lane: Lane, group: str | None, v5: bool) -> MqttIngestClient:
         """One MQTT connection per lane: a telemetry backlog never queues in front of an SOS."""
@@ -187,6 +190,17 @@ class Server:
             protocol_v5=v5,
             session_expiry_s=self.settings.mqtt_session_expiry_s,
         )
+
+    async def _serve_web(self, web: uvicorn.Server) -> None:
+        try:
+            await web.serve()
+        finally:
+            # Cancelled because another loop failed: uvicorn's own shutdown never ran, so close
+            # its connections and listening sockets here rather than leak them.
+            for connection in list(web.server_state.connections):
+                connection.shutdown()
+            for listener in getattr(web, "servers", []):
+                listener.close()
 
     async def _announce(self, web: uvicorn.Server, mqtt_url: str) -> None:
         while not web.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event

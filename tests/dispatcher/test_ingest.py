@@ -14,6 +14,7 @@ from dispatcher.clock import FakeClock
 from dispatcher.ingest import Ingest, mark_silent_devices_offline
 from dispatcher.store.database import Database
 from dispatcher.store.models import DeadLetter, Device, Incident, TelemetryEvent, TimelineEntry
+from dispatcher.timers import TimerLoop
 from dispatcher.vitals import VitalThresholds
 from dispatcher.workflow import Workflow
 from tests.dispatcher.district import T0, District, load
@@ -313,3 +314,18 @@ async def test_a_silent_device_goes_offline_after_three_intervals(
         assert await mark_silent_devices_offline(s, T0 + timedelta(seconds=181)) == 1
         device = await s.get_one(Device, E1_DEVICE)
     assert device.online is False
+
+
+async def test_a_crash_between_ack_and_matching_loses_no_dispatch(
+    ingest: Ingest, district: District
+) -> None:
+    """The press is committed and acked before matching; if matching never ran, the timer does."""
+    broker = FakeBroker()
+    await ingest.handle_emergency(sos("a1"), broker)  # acked; the process "dies" before dispatch
+    async with ingest.db.session() as s:
+        (incident,) = (await s.execute(select(Incident))).scalars()
+    assert incident.state == "open"
+    restarted = TimerLoop(ingest.db, Workflow(ingest.db), FakeClock(T0 + timedelta(seconds=2)))
+    assert await restarted.tick() == 1
+    async with ingest.db.session() as s:
+        assert (await s.get_one(Incident, incident.id)).state == "offered"
