@@ -420,20 +420,8 @@ class Workflow:
         helper = await s.get_one(Helper, helper_id)
         self._apply(incident, Event.ACCEPT, now)
         offer.status, offer.responded_at = "accepted", now
-        incident.assigned_helper_id, incident.accepted_at = helper.id, now
-        incident.eta_at = now + self._eta_from(helper, incident, now, fallback_s=offer.eta_s)
-        self._timeline(
-            s,
-            incident,
-            now,
-            actor,
-            "accepted",
-            helper_id=helper.id,
-            helper_name=helper.name,
-            eta_at=incident.eta_at.isoformat(),
-        )
-        await self._notify_family_on_the_way(s, incident, helper, now)
-        await self.refresh_sla(s, incident, now)
+        eta = self._eta_from(helper, incident, now, fallback_s=offer.eta_s)
+        await self._helper_sets_off(s, incident, helper, eta, now, actor, "accepted")
         return incident
 
     async def decline(
@@ -533,20 +521,7 @@ class Workflow:
                 accept_code="manual",
             )
         )
-        incident.assigned_helper_id, incident.accepted_at = helper.id, now
-        incident.eta_at = now + eta
-        self._timeline(
-            s,
-            incident,
-            now,
-            actor,
-            "assigned_by_operator",
-            helper_id=helper.id,
-            helper_name=helper.name,
-            eta_at=incident.eta_at.isoformat(),
-        )
-        await self._notify_family_on_the_way(s, incident, helper, now)
-        await self.refresh_sla(s, incident, now)
+        await self._helper_sets_off(s, incident, helper, eta, now, actor, "assigned_by_operator")
         return incident
 
     async def withdraw_helper(
@@ -802,6 +777,31 @@ class Workflow:
             offer.status, offer.responded_at = "withdrawn", now
             if offer.helper_id != keep_helper:
                 await self._release_helper(s, offer.helper_id, incident.id)
+
+    async def _helper_sets_off(
+        self,
+        s: AsyncSession,
+        incident: Incident,
+        helper: Helper,
+        eta: timedelta,
+        now: datetime,
+        actor: str,
+        action: str,
+    ) -> None:
+        incident.assigned_helper_id, incident.accepted_at = helper.id, now
+        incident.eta_at = now + eta
+        self._timeline(
+            s,
+            incident,
+            now,
+            actor,
+            action,
+            helper_id=helper.id,
+            helper_name=helper.name,
+            eta_at=incident.eta_at.isoformat(),
+        )
+        await self._notify_family_on_the_way(s, incident, helper, now)
+        await self.refresh_sla(s, incident, now)
 
     async def _notify_family_on_the_way(
         self, s: AsyncSession, incident: Incident, helper: Helper, now: datetime
