@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -66,6 +67,10 @@ def _client(url: str, name: str) -> paho.Client:
     )
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
+    # Devices' own TCP stacks vary; without NODELAY here the client's Nagle would be measured.
+    client.on_socket_open = lambda _c, _u, sock: sock.setsockopt(
+        socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
+    )
     client.connect(ep.host, ep.port)
     client.loop_start()
     return client

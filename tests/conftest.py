@@ -1,7 +1,8 @@
 """Shared fixtures: real databases (SQLite and PostgreSQL) and a real MQTT broker.
 
-Under ``CI=true`` a missing service fails the test; elsewhere it is skipped with the reason shown,
-so a developer without PostgreSQL still runs everything else.
+The broker is HUYUAN_TEST_MQTT_URL when set (assumed mosquitto-class: MQTT 5, shared
+subscriptions), else an ``EmbeddedBroker`` for the session (mosquitto, or amqtt without MQTT 5 or
+shared subscriptions). Missing services follow ``service_missing``: fail under CI, skip elsewhere.
 """
 
 from __future__ import annotations
@@ -19,21 +20,16 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from dispatcher.mqtt import EmbeddedBroker
+from dispatcher.mqtt import BrokerEndpoint, EmbeddedBroker, MqttError
 from dispatcher.store.database import Database
 from dispatcher.store.migrate import upgrade
+from tests.dispatcher.mqtt.support import BrokerUnderTest
+from tests.support.services import service_missing
 
 # The recording stand-in for Twilio, usable from any test.
 pytest_plugins = ["tests.support.twilio_server"]
 
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-
-
-def service_missing(what: str) -> None:
-    """Fail under CI (a missing service must never pass silently), skip with reason elsewhere."""
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"{what} is required under CI=true but is not available")
-    pytest.skip(f"{what} not available (set it up, or run under CI=true to make this a failure)")
 
 
 def postgres_url() -> str:
@@ -67,38 +63,59 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         await admin.dispose()
 
 
-def _reachable(host: str, port: int) -> bool:
+def _reachable(url: str) -> bool:
+    ep = BrokerEndpoint.parse(url)
     try:
-        with socket.create_connection((host, port), timeout=1):
+        with socket.create_connection((ep.host, ep.port), timeout=2):
             return True
     except OSError:
         return False
 
 
 @pytest.fixture(scope="session")
-def broker_url() -> Iterator[str]:
-    """A real broker: HUYUAN_TEST_MQTT_URL, else a mosquitto we start, else the embedded one."""
+def _session_broker() -> Iterator[BrokerUnderTest | str]:
     url = os.environ.get("HUYUAN_TEST_MQTT_URL")
     if url:
-        host, _, port = url.split("://", 1)[-1].rpartition(":")
-        if not _reachable(host, int(port)):
-            service_missing(f"MQTT broker at {url}")
-        yield url
+        yield BrokerUnderTest(url) if _reachable(url) else f"MQTT broker at {url}"
         return
     # The broker lives on its own loop in a thread: the amqtt fallback runs in-process and must
     # keep serving while each test's own event loop comes and goes.
     loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread = threading.Thread(target=loop.run_forever, name="test-broker", daemon=True)
     thread.start()
     broker = EmbeddedBroker()
-    asyncio.run_coroutine_threadsafe(broker.__aenter__(), loop).result(timeout=30)
     try:
-        yield broker.url
-    finally:
+        asyncio.run_coroutine_threadsafe(broker.__aenter__(), loop).result(timeout=30)
+    except MqttError as exc:
+        yield f"an MQTT broker (none configured and none embeddable: {exc})"
+    else:
+        yield BrokerUnderTest(broker.url, broker.supports_v5, broker.supports_shared)
         asyncio.run_coroutine_threadsafe(broker.__aexit__(None, None, None), loop).result(30)
+    finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
         loop.close()
+
+
+@pytest.fixture
+def mqtt_broker(_session_broker: BrokerUnderTest | str) -> BrokerUnderTest:
+    """A reachable broker (skipped, or failed under CI, when there is none)."""
+    if isinstance(_session_broker, str):
+        service_missing(_session_broker)
+    assert isinstance(_session_broker, BrokerUnderTest)
+    return _session_broker
+
+
+@pytest.fixture
+def mqtt_url(mqtt_broker: BrokerUnderTest) -> str:
+    """``mqtt://host:port`` of a reachable broker."""
+    return mqtt_broker.url
+
+
+@pytest.fixture
+def broker_url(mqtt_broker: BrokerUnderTest) -> str:
+    """The same broker, for tests that only need its URL."""
+    return mqtt_broker.url
 
 
 def free_port() -> int:

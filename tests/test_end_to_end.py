@@ -27,7 +27,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import free_port, postgres_url, service_missing
+from tests.conftest import free_port, postgres_url
+from tests.support.services import service_missing
 from tests.support.twilio_server import TwilioServer
 
 pytestmark = pytest.mark.integration

@@ -14,8 +14,10 @@ import contextlib
 import os
 import pwd
 import shutil
+import signal
 import socket
 import tempfile
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -50,6 +52,32 @@ def _free_port() -> int:
         return port
 
 
+def _stop_orphan(pid_file: Path, conf: Path) -> None:
+    """Stop a mosquitto left running on this data dir by a server that was killed.
+
+    Two brokers must never share a persistence file, and the old one holds the newest state:
+    SIGTERM makes it write that state before the new one reads it. Linux only (``/proc``).
+    """
+    try:
+        pid = int(pid_file.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return
+    if b"mosquitto" not in cmdline or str(conf).encode() not in cmdline:
+        return  # the pid was reused by something else
+    _log.warning("mqtt.broker_orphan_stopped", pid=pid)
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
 def _mosquitto_conf(port: int, data_dir: Path, log_file: Path) -> str:
     # Root mosquitto drops to user "mosquitto", which could not write our data dir: stay as us.
     user = pwd.getpwuid(os.getuid()).pw_name
@@ -58,6 +86,7 @@ def _mosquitto_conf(port: int, data_dir: Path, log_file: Path) -> str:
 user {user}
 listener {port} 127.0.0.1
 allow_anonymous true
+pid_file {data_dir}/mosquitto.pid
 persistence true
 persistence_location {data_dir}/
 autosave_interval 30
@@ -69,6 +98,8 @@ max_queued_bytes 0
 # the window for 3.1.1 clients (and what the broker grants publishers).
 max_inflight_messages 1000
 persistent_client_expiration 7d
+# Without it a PUBACK and the SOS ack that follows wait ~40 ms on Nagle + delayed ACK.
+set_tcp_nodelay true
 log_dest file {log_file}
 log_type error
 log_type warning
@@ -83,13 +114,13 @@ class EmbeddedBroker:
     def __init__(
         self,
         *,
-        data_dir: Path | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
         port: int | None = None,
         prefer: Kind | None = None,
         startup_timeout_s: float = 10.0,
     ) -> None:
         """``data_dir`` keeps sessions across restarts (a temp dir, removed on exit, if None)."""
-        self._data_dir = data_dir
+        self._data_dir = Path(data_dir) if data_dir is not None else None
         self._port = port
         self._prefer = prefer
         self._startup_timeout_s = startup_timeout_s
@@ -146,12 +177,17 @@ class EmbeddedBroker:
             self._tmp = tempfile.TemporaryDirectory(prefix="huyuan-mosquitto-")
             data_dir = Path(self._tmp.name)
         else:
-            data_dir = self._data_dir
+            data_dir = self._data_dir.resolve()  # mosquitto's cwd is ours, but be explicit
         await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
         self.log_file = data_dir / "mosquitto.log"
+        conf = data_dir / "mosquitto.conf"
+        await asyncio.to_thread(_stop_orphan, data_dir / "mosquitto.pid", conf)
         for attempt in range(3):  # a free port can be taken between our probe and its bind
             port = self._port or _free_port()
-            conf = data_dir / "mosquitto.conf"
+            if await self._accepts(port):
+                if self._port is not None:
+                    raise MqttError(f"127.0.0.1:{port} is already in use")
+                continue
             await asyncio.to_thread(conf.write_text, _mosquitto_conf(port, data_dir, self.log_file))
             self._process = await asyncio.create_subprocess_exec(
                 binary,
@@ -172,17 +208,23 @@ class EmbeddedBroker:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._startup_timeout_s
         while loop.time() < deadline:
-            if self._process is not None and self._process.returncode is not None:
+            if self._process is None or self._process.returncode is not None:
                 return False
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-            except OSError:
-                await asyncio.sleep(0.02)
-                continue
-            writer.close()
-            await writer.wait_closed()
-            return True
+            if await self._accepts(port):
+                await asyncio.sleep(0.02)  # someone else's listener? then ours has exited by now
+                return self._process.returncode is None
+            await asyncio.sleep(0.02)
         return False
+
+    @staticmethod
+    async def _accepts(port: int) -> bool:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            return False
+        writer.close()
+        await writer.wait_closed()
+        return True
 
     async def _reap(self) -> str:
         """Stop the child if it still runs; return what it said on stderr."""

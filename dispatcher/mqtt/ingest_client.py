@@ -9,23 +9,20 @@ session is persistent (``clean_start=False`` plus a Session Expiry Interval on M
 
 Threads: paho's network thread (``loop_start``) runs the callbacks; it only appends to an
 ``InboundBuffer`` and flips flags. The asyncio side calls ``next_batch``, ``ack`` and ``publish``;
-paho's ``ack``/``publish`` only append to its outgoing deque and poke its socketpair, which is
-thread-safe.
+paho's ``publish`` and our batched PUBACKs only append to its outgoing deque and poke its
+socketpair, which is thread-safe. If the network thread ever dies, ``next_batch`` raises rather
+than waiting forever behind a healthy-looking API.
 
-An ack is only valid on the connection that delivered the message: packet ids are per session
-and the broker reuses them. After a reconnect the broker redelivers every unacknowledged message
-with a fresh delivery on the new connection, so an ack of the old delivery is dropped (it could
-otherwise acknowledge an unrelated message that reused the id). Duplicates are expected under
-QoS 1; ingest dedupes on (device_id, msg_id).
+An ack is only valid on the connection that delivered the message (see ``ack_queue``).
+Duplicates are expected under QoS 1; ingest dedupes on (device_id, msg_id).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
+import socket
 import ssl
-import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from types import TracebackType
@@ -37,34 +34,20 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersi
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
-from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from dispatcher.mqtt.ack_queue import AckQueue
 from dispatcher.mqtt.endpoint import BrokerEndpoint
 from dispatcher.mqtt.errors import MqttConnectError, MqttError, MqttPublishError, MqttSubscribeError
 from dispatcher.mqtt.inbound import Inbound, InboundBuffer
 from dispatcher.mqtt.paho_client import FastPahoClient
+from dispatcher.mqtt.subscription import Subscription
 
 __all__ = ["MqttIngestClient"]
 
 _log = structlog.get_logger(__name__)
-_GROUP = re.compile(r"^[^/+#]+$")
 SEVEN_DAYS_S = 7 * 24 * 3600
-_RETAIN_IF_NEW = SubscribeOptions.RETAIN_SEND_IF_NEW_SUB
-_MQTT311 = MQTTProtocolVersion.MQTTv311
 MAX_RECEIVE_MAXIMUM = 65_535  # the largest value MQTT 5's two-byte Receive Maximum can carry
-
-
-def _check_filter(topic_filter: str) -> None:
-    # Checked here: paho raises ValueError from subscribe(), which runs in its network thread.
-    levels = topic_filter.split("/")
-    if (
-        not topic_filter
-        or "\0" in topic_filter
-        or len(topic_filter.encode()) > 65_535
-        or any(("+" in lv or "#" in lv) and len(lv) > 1 for lv in levels)
-        or "#" in levels[:-1]
-    ):
-        raise ValueError(f"bad MQTT topic filter {topic_filter!r}")
+_MQTT311 = MQTTProtocolVersion.MQTTv311
 
 
 class MqttIngestClient:
@@ -86,37 +69,27 @@ class MqttIngestClient:
     ) -> None:
         if not client_id:
             raise ValueError("a persistent session needs a stable, non-empty client_id")
-        if not filters:
-            raise ValueError("at least one topic filter is needed")
-        for topic_filter in filters:
-            _check_filter(topic_filter)
-        if shared_group is not None and not _GROUP.match(shared_group):
-            raise ValueError(f"bad shared-subscription group {shared_group!r}")
-        # Receive Maximum caps the unacknowledged QoS 1 messages the broker sends us at once. It is
-        # the throughput ceiling under manual ack (the broker waits for acks past it), and it is
-        # what bounds the buffer, so it may not exceed it.
+        self._subscription = Subscription.of(filters, shared_group)
+        # Receive Maximum caps the unacknowledged QoS 1 messages the broker sends us at once: past
+        # it the broker keeps them queued for us (backpressure; mosquitto 2.0.11 enforces it only
+        # loosely, see inbound.py). Too small caps throughput under manual ack; it may not exceed
+        # the buffer it is meant to bound.
         receive_maximum = receive_maximum or min(MAX_RECEIVE_MAXIMUM, max_buffer)
         if not 1 <= receive_maximum <= min(MAX_RECEIVE_MAXIMUM, max_buffer):
             raise ValueError("receive_maximum must be within 1..min(65535, max_buffer)")
         self._endpoint = BrokerEndpoint.parse(url)
         self._client_id = client_id
-        self._subscriptions = tuple(
-            f"$share/{shared_group}/{f}" if shared_group else f for f in filters
-        )
         self._session_expiry_s = session_expiry_s
         self._keepalive = keepalive
         self._protocol_v5 = protocol_v5
         self._receive_maximum = receive_maximum
         self._connect_timeout_s = connect_timeout_s
+        self._max_buffer = max_buffer
         self._buffer = InboundBuffer(max_buffer)
         self._client: FastPahoClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._startup: asyncio.Future[None] | None = None
-        # Guards ``_connection`` against an ack racing a reconnect (see the module docstring).
-        self._ack_lock = threading.Lock()
-        self._connection = 0
-        self._pending_acks: list[tuple[int, int]] = []  # (packet id, connection)
-        self._flush_scheduled = False
+        self._acks = AckQueue()
         self._subscribe_mid: int | None = None
         self._connected = False
         self._ready = False
@@ -128,13 +101,17 @@ class MqttIngestClient:
 
     @property
     def ready(self) -> bool:
-        """True only while connected and every filter is subscribed at QoS 1 (for /readyz)."""
+        """True only while connected and subscribed (for /readyz).
+
+        Subscribed means a SUBACK granted QoS 1 for every filter, or the broker resumed our
+        persistent session, which holds the subscriptions already.
+        """
         return self._ready
 
     @property
     def subscriptions(self) -> tuple[str, ...]:
         """The filters as sent to the broker (``$share/{group}/…`` when a group is set)."""
-        return self._subscriptions
+        return self._subscription.filters
 
     @property
     def session_present(self) -> bool | None:
@@ -158,10 +135,13 @@ class MqttIngestClient:
             raise RuntimeError("MqttIngestClient is already open")
         loop = asyncio.get_running_loop()
         self._loop = loop
+        # Anything left from an earlier connection was never acked: the broker redelivers it.
+        self._buffer = InboundBuffer(self._max_buffer)
         self._buffer.bind(loop)
         self._startup = loop.create_future()
         self._closing = False
         client = self._client = self._make_client()
+        self._acks.attach(loop, client)
         ep = self._endpoint
         try:
             try:
@@ -212,7 +192,7 @@ class MqttIngestClient:
         client = self._client
         if client is None:
             return
-        self._flush_acks()  # what was committed is acknowledged, not redelivered
+        self._acks.flush()  # what was committed is acknowledged, not redelivered
         self._closing = True
         self._ready = False
         # A normal DISCONNECT keeps the session (its expiry was set on CONNECT): what devices
@@ -221,8 +201,10 @@ class MqttIngestClient:
         await asyncio.to_thread(client.loop_stop)
         # Close the socket and paho's wake-up socketpair now rather than whenever the GC runs.
         client._reset_sockets()
+        self._acks.attach(asyncio.get_running_loop(), None)
         self._client = None
         self._connected = False
+        self._buffer.fail(MqttError("the MQTT client is closed"))  # no waiter hangs on
         self._log.info("mqtt.closed")
 
     def _make_client(self) -> FastPahoClient:
@@ -247,6 +229,8 @@ class MqttIngestClient:
         client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message  # QoS 2 only: the broker downgrades to our QoS 1
         client.sink = self._on_publish
+        client.on_crash = self._on_crash
+        client.on_socket_open = _no_delay
         return client
 
     # --- the asyncio side -----------------------------------------------------------------------
@@ -267,29 +251,10 @@ class MqttIngestClient:
         QoS 0, after close, and for a message delivered on an earlier connection (the broker has
         redelivered that one on the current connection: ack that copy).
         """
-        if msg.qos == 0 or self._client is None:
-            return
-        if msg.qos == 2:  # never under our QoS 1 subscriptions; paho's own path
-            with self._ack_lock:
-                if msg.connection == self._connection:
-                    self._client.ack(msg.mid, msg.qos)
-            return
-        self._pending_acks.append((msg.mid, msg.connection))
-        if not self._flush_scheduled and self._loop is not None:
-            self._flush_scheduled = True
-            self._loop.call_soon(self._flush_acks)
-
-    def _flush_acks(self) -> None:
-        self._flush_scheduled = False
-        pending, self._pending_acks = self._pending_acks, []
-        client = self._client
-        if client is None or not pending:
-            return
-        with self._ack_lock:
-            current = self._connection
-            mids = [mid for mid, connection in pending if connection == current]
-            if mids:
-                client.queue_pubacks(mids)
+        if msg.qos == 1:
+            self._acks.add(msg.mid, msg.connection)
+        elif msg.qos == 2:
+            self._acks.ack_qos2(msg.mid, msg.connection)
 
     def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
         """Queue a publish (device acks, commands); QoS 1 survives a reconnect in paho's queue."""
@@ -314,7 +279,9 @@ class MqttIngestClient:
         # The hot path: no logging, no asyncio calls unless the consumer is waiting.
         try:
             self._buffer.put(
-                Inbound(topic, payload, mid, qos, datetime.now(UTC), retain, dup, self._connection)
+                Inbound(
+                    topic, payload, mid, qos, datetime.now(UTC), retain, dup, self._acks.connection
+                )
             )
         except Exception as exc:  # one escaping here would kill paho's thread
             self._buffer.fail(MqttError(f"cannot take in message {mid} on {topic!r}: {exc!r}"))
@@ -330,8 +297,7 @@ class MqttIngestClient:
         )
 
     def _on_pre_connect(self, client: paho.Client, userdata: Any) -> None:
-        with self._ack_lock:
-            self._connection += 1
+        self._acks.new_connection()
 
     def _on_connect(
         self,
@@ -351,14 +317,22 @@ class MqttIngestClient:
         self._session_present = flags.session_present
         self._connected = True
         self._log.info(
-            "mqtt.connected", session_present=flags.session_present, connection=self._connection
+            "mqtt.connected",
+            session_present=flags.session_present,
+            connection=self._acks.connection,
         )
-        if self._protocol_v5:
-            # Retained messages only for a new subscription, not on every reconnect.
-            options = SubscribeOptions(qos=1, retainHandling=_RETAIN_IF_NEW)
-            result, mid = client.subscribe([(f, options) for f in self._subscriptions])
-        else:
-            result, mid = client.subscribe([(f, 1) for f in self._subscriptions])
+        # Subscribe on every connect: a new session needs it, and for a resumed one it applies
+        # filters added since. A resumed session already holds our subscriptions, so we are
+        # ready at once and do not wait for the SUBACK. (amqtt, resuming, sends queued messages
+        # and holds the SUBACK until they are acknowledged: waiting for it would deadlock.)
+        if flags.session_present:
+            self._ready = True
+            self._settle_startup(None)
+        try:
+            result, mid = client.subscribe(self._subscription.request(self._protocol_v5))
+        except ValueError as exc:  # an exception here would kill paho's thread
+            self._subscription_failed(f"SUBSCRIBE not sent: {exc}")
+            return
         if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
             self._subscription_failed(f"SUBSCRIBE not sent: {paho.error_string(result)}")
             return
@@ -374,25 +348,20 @@ class MqttIngestClient:
     ) -> None:
         if mid != self._subscribe_mid:
             return
-        refused = [
-            f"{flt} ({code})"
-            for flt, code in zip(self._subscriptions, reason_codes, strict=False)
-            if code.is_failure or code.value < 1  # granted QoS 0 would mean no acknowledgement
-        ]
-        if refused or len(reason_codes) != len(self._subscriptions):
-            self._subscription_failed(f"broker refused {', '.join(refused) or 'a filter'}")
+        refused = self._subscription.refused(reason_codes)
+        if refused is not None:
+            self._subscription_failed(refused)
             return
         self._ready = True
-        self._log.info("mqtt.subscribed", filters=list(self._subscriptions))
+        self._log.info("mqtt.subscribed", filters=list(self._subscription.filters))
         self._settle_startup(None)
 
     def _subscription_failed(self, why: str) -> None:
         self._log.error("mqtt.subscribe_failed", reason=why)
+        self._ready = False
         error = MqttSubscribeError(why)
-        if self._startup is not None:
-            self._settle_startup(error)
-        else:
-            self._buffer.fail(error)
+        self._settle_startup(error)  # while starting: __aenter__ raises it
+        self._buffer.fail(error)  # afterwards: next_batch raises it
 
     def _on_disconnect(
         self,
@@ -402,8 +371,7 @@ class MqttIngestClient:
         reason_code: ReasonCode,
         properties: Properties | None,
     ) -> None:
-        with self._ack_lock:
-            self._connection += 1
+        self._acks.new_connection()
         self._ready = False
         self._connected = False
         if self._closing:
@@ -413,6 +381,13 @@ class MqttIngestClient:
 
     def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
         self._log.warning("mqtt.reconnect_failed")
+
+    def _on_crash(self, exc: BaseException) -> None:
+        self._ready = False
+        self._log.error("mqtt.network_thread_died", error=repr(exc))
+        error = MqttError(f"paho's network thread died: {exc!r}")
+        self._settle_startup(error)
+        self._buffer.fail(error)
 
     def _settle_startup(self, error: MqttError | None) -> None:
         loop, future = self._loop, self._startup
@@ -429,3 +404,10 @@ class MqttIngestClient:
 
         with contextlib.suppress(RuntimeError):  # the loop is closed
             loop.call_soon_threadsafe(settle)
+
+
+def _no_delay(_client: paho.Client, _userdata: Any, sock: Any) -> None:
+    # A PUBACK followed at once by a device ack is two small writes: with Nagle on, the second
+    # waits for the peer's delayed ACK (~40 ms on Linux) — latency an SOS ack must not pay.
+    with contextlib.suppress(AttributeError, OSError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

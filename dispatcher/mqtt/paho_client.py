@@ -42,9 +42,19 @@ class FastPahoClient(paho.Client):
     """``paho.Client`` whose received PUBLISH packets go to ``sink`` without paho's objects."""
 
     sink: Sink | None = None
+    on_crash: Callable[[BaseException], None] | None = None
+    """Called in the network thread if it dies of an exception (paho would only print it)."""
     _rbuf: bytes = b""
     _rpos: int = 0
     _rsock: object = None
+
+    def _thread_main(self) -> None:
+        try:
+            super()._thread_main()
+        except BaseException as exc:
+            if self.on_crash is not None:
+                self.on_crash(exc)
+            raise
 
     def _sock_recv(self, bufsize: int) -> bytes:
         buf, pos = self._rbuf, self._rpos

@@ -1,0 +1,1 @@
+"""Tests of the MQTT adapter (dispatcher/mqtt), against a real broker."""
