@@ -28,7 +28,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
-from geographiclib.geodesic import (  # type: ignore[import-untyped]  # ships no type hints
+from geographiclib.geodesic import (
     Geodesic,
 )
 from geopy.distance import geodesic

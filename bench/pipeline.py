@@ -58,6 +58,11 @@ def _location(device: str, i: int) -> bytes:
     )
 
 
+def _no_delay(_client: paho.Client, _userdata: object, sock: object) -> None:
+    if isinstance(sock, socket.socket):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 def _client(url: str, name: str) -> paho.Client:
     ep = BrokerEndpoint.parse(url)
     client = paho.Client(
@@ -68,9 +73,7 @@ def _client(url: str, name: str) -> paho.Client:
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
     # Devices' own TCP stacks vary; without NODELAY here the client's Nagle would be measured.
-    client.on_socket_open = lambda _c, _u, sock: sock.setsockopt(
-        socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
-    )
+    client.on_socket_open = _no_delay
     client.connect(ep.host, ep.port)
     client.loop_start()
     return client

@@ -34,7 +34,7 @@ from enum import StrEnum
 # Called directly rather than through geopy's `geodesic(a, b)`, which builds a new Geodesic
 # object on every call (about half its 70 us cost); Geodesic.WGS84 is the very ellipsoid geopy
 # uses, built once at import (geopy depends on geographiclib; the tests check the two agree).
-from geographiclib.geodesic import (  # type: ignore[import-untyped]  # ships no type hints
+from geographiclib.geodesic import (
     Geodesic,
 )
 
