@@ -214,6 +214,12 @@ async def get(r: Run, path: str) -> Any:
         return resp.json()
 
 
+async def offered_incident(r: Run, incident_id: int) -> dict[str, Any] | None:
+    """The incident once matching (which runs just after the device's ack) has made an offer."""
+    incident: dict[str, Any] = await get(r, f"/api/v1/incidents/{incident_id}")
+    return incident if incident["offers"] else None
+
+
 async def eventually(check: Any, limit_s: float = 20) -> Any:
     """Poll ``check`` (an async callable) until it returns something truthy."""
     deadline = asyncio.get_running_loop().time() + limit_s
@@ -239,7 +245,7 @@ async def test_sos_reaches_the_nearest_helper_by_sms_and_the_device_hears_back(
         )
         ack = await next_ack(acks, "p1")
         assert ack["result"] == "accepted" and ack["incident_id"]
-        incident = await get(run, f"/api/v1/incidents/{ack['incident_id']}")
+        incident = await eventually(lambda: offered_incident(run, ack["incident_id"]))
         assert incident["state"] == "offered" and incident["category"] == "emergency"
         assert incident["offers"][0]["status"] == "pending"
         created = datetime.fromisoformat(incident["created_at"])
@@ -294,7 +300,7 @@ async def test_a_killed_server_resumes_every_clock_and_loses_no_press(run: Run) 
             f"hyt/v1/d/{run.devices[0]}/evt/sos", sos_payload(run.devices[0], "k1"), qos=1
         )
         ack = await next_ack(acks, "k1")
-        before = await get(run, f"/api/v1/incidents/{ack['incident_id']}")
+        before = await eventually(lambda: offered_incident(run, ack["incident_id"]))
         assert run.proc is not None
         run.proc.kill()  # SIGKILL: no cleanup at all
         run.proc.wait()
