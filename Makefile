@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install lint typecheck contracts test demo bench clean
+.PHONY: install browser lint typecheck contracts test demo bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -13,6 +13,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The console's end-to-end tests drive Debian's chromium (no browser download at run time).
+browser:
+	bash scripts/install-browser.sh
 
 lint: install
 	$(BIN)/ruff check .
@@ -24,7 +28,7 @@ typecheck: install
 contracts: install
 	$(BIN)/lint-imports
 
-test: lint typecheck contracts
+test: lint typecheck contracts browser
 	$(BIN)/pytest -q
 
 demo: install

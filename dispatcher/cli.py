@@ -5,20 +5,26 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
+import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import select
 
 from dispatcher.clock import utcnow
 from dispatcher.demo_district import generate
+from dispatcher.errors import DispatchError
 from dispatcher.logs import configure
 from dispatcher.registry import ImportReport, import_devices, import_elders, import_helpers
 from dispatcher.server import Server
 from dispatcher.settings import Settings
 from dispatcher.store.database import Database
 from dispatcher.store.migrate import upgrade
+from dispatcher.store.users import Role, User
+from dispatcher.web.console.passwords import create_user, normalise, set_password
 
 app = typer.Typer(
     help="Huyuan 呼援: dispatch server for elderly emergency calls.",
@@ -30,6 +36,8 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 protocol_app = typer.Typer(help="The device protocol.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(protocol_app, name="protocol")
+user_app = typer.Typer(help="Console accounts.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
 
 IMPORT_KINDS = ("elders", "devices", "helpers")
 
@@ -104,6 +112,67 @@ def import_csv(
     typer.echo(f"{kind}: {report.created} created, {report.updated} updated")
 
 
+# ---- console accounts (issue 4) -----------------------------------------------------------
+
+
+async def _create_user(
+    settings: Settings, username: str, name: str, role: str, password: str, *, reset: bool
+) -> str:
+    await _upgrade(settings)
+    async with (
+        Database(settings.database_url, schema=settings.database_schema) as db,
+        db.session() as s,
+    ):
+        try:
+            existing = (
+                await s.execute(select(User).where(User.username == normalise(username)))
+            ).scalar_one_or_none()
+            if existing is not None and reset:
+                await set_password(s, existing, password)
+                existing.role, existing.active = Role(role).value, True
+                return f"user {existing.username} updated ({existing.role})"
+            user = await create_user(
+                s,
+                username=username,
+                display_name=name or username,
+                role=Role(role),
+                password=password,
+                now=utcnow(),
+            )
+        except DispatchError as exc:
+            raise typer.BadParameter(exc.message) from exc
+        return f"user {user.username} created ({user.role})"
+
+
+@user_app.command("create")
+def user_create(
+    username: Annotated[str, typer.Argument(help="Sign-in name")],
+    name: Annotated[str, typer.Option(help="Name shown in timelines, e.g. 王芳")] = "",
+    role: Annotated[str, typer.Option(help="operator, supervisor or admin")] = "operator",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin (scripts)")
+    ] = False,
+) -> None:
+    """Create a console account (there is no built-in default account outside demo mode)."""
+    if role not in ("operator", "supervisor", "admin"):
+        raise typer.BadParameter("role must be operator, supervisor or admin")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    typer.echo(asyncio.run(_create_user(_settings(), username, name, role, password, reset=False)))
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def simulate(ctx: typer.Context) -> None:
+    """Synthetic districts: `huyuan simulate fast|live --scenario longhu …` (docs/simulator.md)."""
+    # The simulator is a separate program: the server's code may not import it (DESIGN.md §2).
+    raise typer.Exit(subprocess.call([sys.executable, "-m", "simulator", *ctx.args]))
+
+
 @protocol_app.command("schema")
 def protocol_schema() -> None:
     """Print the JSON Schema of every device message."""
@@ -122,8 +191,15 @@ def demo(
     asyncio.run(_demo(_settings(), sos_every_s))
 
 
+DEMO_USER = "demo"
+
+
 async def _demo(settings: Settings, sos_every_s: float) -> None:
     typer.echo(await _load_demo(settings))
+    # Demo mode only: a console account (supervisor, so every screen can be tried) with a fresh
+    # random password, printed below; outside demo mode accounts come from `huyuan user create`.
+    demo_password = secrets.token_urlsafe(9)
+    await _create_user(settings, DEMO_USER, "演示接警员", "supervisor", demo_password, reset=True)
     server = Server(settings)
     run = asyncio.create_task(server.run())
     started = asyncio.create_task(server.started.wait())
@@ -134,14 +210,23 @@ async def _demo(settings: Settings, sos_every_s: float) -> None:
         return
     api, mqtt = server.endpoints.api, server.endpoints.mqtt
     typer.echo(
-        f"\n  Huyuan is running.\n  API:      {api}/api/v1/incidents\n"
+        f"\n  Huyuan is running.\n  Console:  {api}/console/  (user {DEMO_USER}, "
+        f"password {demo_password})\n  API:      {api}/api/v1/incidents\n"
         f"  API docs: {api}/docs\n  MQTT:     {mqtt}\n  Ctrl-C stops.\n"
     )
     # The simulator is another program: it speaks only MQTT and HTTP to the server.
     sim = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "simulator", "demo", "--api", api, "--mqtt", mqtt,
-        "--sos-every", str(sos_every_s),
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "simulator",
+        "demo",
+        "--api",
+        api,
+        "--mqtt",
+        mqtt,
+        "--sos-every",
+        str(sos_every_s),
+    )
     try:
         await run
     finally:

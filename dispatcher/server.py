@@ -33,6 +33,7 @@ from dispatcher.store.migrate import upgrade
 from dispatcher.timers import TimerLoop
 from dispatcher.vitals import VitalThresholds
 from dispatcher.web.app import create_app
+from dispatcher.web.console import ConsoleConfig, load_or_create_secret
 from dispatcher.web.context import AppContext
 from dispatcher.workflow import Workflow, WorkflowConfig
 from sla import SlaPolicy
@@ -156,7 +157,7 @@ class Server:
                 )
                 web = _Uvicorn(
                     uvicorn.Config(
-                        create_app(ctx),
+                        create_app(ctx, self._console_config()),
                         host=settings.http_host,
                         port=settings.http_port,
                         log_level="warning",
@@ -179,6 +180,21 @@ class Server:
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
+
+    def _console_config(self) -> ConsoleConfig:
+        s = self.settings
+        return ConsoleConfig(
+            session_secret=load_or_create_secret(s.console_session_secret, s.data_dir),
+            session_max_age=timedelta(hours=s.console_session_hours),
+            cookie_secure=s.console_cookie_secure,
+            lockout_failures=s.console_lockout_failures,
+            lockout_window=timedelta(minutes=s.console_lockout_min),
+            tile_url=s.console_tile_url,
+            tile_attribution=s.console_tile_attribution,
+            sse_poll_s=s.console_sse_poll_s,
+            # Live-queue streams end on SIGTERM; uvicorn waits for every open response.
+            stopping=self.stopping,
+        )
 
     def _ingest_client(self, url: str, lane: Lane, group: str | None, v5: bool) -> MqttIngestClient:
         """One MQTT connection per lane: a telemetry backlog never queues in front of an SOS."""

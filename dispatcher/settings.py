@@ -72,6 +72,19 @@ class Settings(BaseSettings):
     telemetry_batch_wait_s: float = 0.05
     offline_after_intervals: int = 3
 
+    # ---- Console (issue 4: the operators' web console) -------------------------------------
+    # Signs session cookies; several processes behind one balancer must share it. Unset: a
+    # secret is generated once and kept in data_dir/console-session-secret.
+    console_session_secret: str | None = None
+    console_session_hours: int = 12
+    console_cookie_secure: bool = Field(default=False, description="Set when served over HTTPS")
+    console_lockout_failures: int = 5
+    console_lockout_min: int = 15
+    # Map tiles; empty for none (closed networks: points still show on a plain background).
+    console_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    console_tile_attribution: str = "© OpenStreetMap contributors"
+    console_sse_poll_s: float = Field(default=1.0, description="How often the live queue checks")
+
     @property
     def supervisor_phone_list(self) -> list[str]:
         return [p.strip() for p in self.supervisor_phones.split(",") if p.strip()]

@@ -525,9 +525,17 @@ class Workflow:
         return incident
 
     async def withdraw_helper(
-        self, s: AsyncSession, incident_id: int, now: datetime, actor: str, reason: str
+        self,
+        s: AsyncSession,
+        incident_id: int,
+        now: datetime,
+        actor: str,
+        reason: str,
+        *,
+        redispatch: bool = True,
     ) -> Incident:
-        """Take the assigned helper off the incident (they cannot come) and dispatch again."""
+        """Take the assigned helper off the incident (they cannot come) and, unless the operator
+        is about to assign someone by hand, offer it to the next best helper."""
         incident = await self.get_incident(s, incident_id, lock=True)
         helper_id = incident.assigned_helper_id
         self._apply(incident, Event.REASSIGN, now)
@@ -546,7 +554,8 @@ class Workflow:
         self._timeline(
             s, incident, now, actor, "helper_withdrawn", helper_id=helper_id, reason=reason
         )
-        await self.dispatch(s, incident, now)
+        if redispatch:
+            await self.dispatch(s, incident, now)
         return incident
 
     async def escalate_by_hand(

@@ -7,12 +7,13 @@ from fastapi.responses import JSONResponse
 
 from dispatcher.errors import Conflict, DispatchError, InvalidInput, NotFound
 from dispatcher.web.api import router
+from dispatcher.web.console import ConsoleConfig, mount_console
 from dispatcher.web.context import AppContext
 
 STATUS = {NotFound: 404, Conflict: 409, InvalidInput: 422}
 
 
-def create_app(ctx: AppContext) -> FastAPI:
+def create_app(ctx: AppContext, console: ConsoleConfig | None = None) -> FastAPI:
     app = FastAPI(
         title="Huyuan 呼援 dispatch API",
         version="1",
@@ -20,6 +21,8 @@ def create_app(ctx: AppContext) -> FastAPI:
     )
     app.state.ctx = ctx
     app.include_router(router)
+    if console is not None:  # the operators' console (issue 4); API-only apps leave it out
+        mount_console(app, console)
 
     @app.exception_handler(DispatchError)
     async def domain_error(_request: Request, exc: DispatchError) -> JSONResponse:

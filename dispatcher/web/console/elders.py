@@ -1,0 +1,217 @@
+"""Elders: search, view and edit a profile, import a district's CSV.
+
+Edits are checked field by field; a wrong form comes back with every typed value and each
+problem next to its field, in the operator's language. Import uses the same registry code as
+the REST API and ``huyuan import`` (one path to the data) and is for supervisors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import APIRouter, Request
+from sqlalchemy import select
+from starlette.datastructures import FormData, UploadFile
+from starlette.responses import RedirectResponse, Response
+
+from dispatcher.errors import InvalidInput, NotFound
+from dispatcher.registry import import_elders
+from dispatcher.store.models import Elder, EmergencyContact
+from dispatcher.store.users import Role
+from dispatcher.web.console.auth import (
+    CurrentOperator,
+    Operator,
+    PostedForm,
+    app_context,
+    require,
+)
+from dispatcher.web.console.i18n import Translate, language, register, translator
+from dispatcher.web.console.views import render
+
+router = APIRouter()
+Supervisor = Annotated[Operator, require(Role.SUPERVISOR)]
+
+register(
+    {
+        "err.number": ("请输入数字。", "Enter a number."),
+        "err.range": ("应在 {lo} 到 {hi} 之间。", "Must be between {lo} and {hi}."),
+        "err.contacts": (
+            "第 {n} 行格式应为：姓名|关系|电话",
+            "Line {n} must be name|relation|phone",
+        ),
+        "err.import": ("导入失败：{detail}", "Import failed: {detail}"),
+        "err.empty_csv": ("请选择 CSV 文件或粘贴内容。", "Choose a CSV file or paste its text."),
+    }
+)
+FIELDS = (
+    "name",
+    "age",
+    "phone",
+    "address",
+    "community",
+    "home_lat",
+    "home_lon",
+    "medical_notes",
+    "key_safe_note",
+    "contacts",
+)
+
+
+@dataclass
+class ElderForm:
+    values: dict[str, str]
+    errors: dict[str, str] = field(default_factory=dict)
+    contacts: list[tuple[str, str | None, str]] = field(default_factory=list)
+
+
+def from_elder(elder: Elder) -> dict[str, str]:
+    contacts = "\n".join(f"{c.name}|{c.relation or ''}|{c.phone}" for c in elder.contacts)
+    return {
+        "name": elder.name,
+        "age": "" if elder.age is None else str(elder.age),
+        "phone": elder.phone or "",
+        "address": elder.address,
+        "community": elder.community or "",
+        "home_lat": str(elder.home_lat),
+        "home_lon": str(elder.home_lon),
+        "medical_notes": elder.medical_notes or "",
+        "key_safe_note": elder.key_safe_note or "",
+        "contacts": contacts,
+    }
+
+
+def _number(f: ElderForm, t: Translate, name: str, lo: float, hi: float) -> float | None:
+    raw = f.values[name]
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        f.errors[name] = t("err.number")
+        return None
+    if not lo <= value <= hi:
+        f.errors[name] = t("err.range", lo=lo, hi=hi)
+    return value
+
+
+def check(form: FormData, t: Translate) -> ElderForm:
+    f = ElderForm({k: str(form.get(k, "")).strip() for k in FIELDS})
+    for required in ("name", "address", "home_lat", "home_lon"):
+        if not f.values[required]:
+            f.errors[required] = t("err.required")
+    _number(f, t, "age", 0, 130)
+    _number(f, t, "home_lat", -90, 90)
+    _number(f, t, "home_lon", -180, 180)
+    for n, line in enumerate(filter(None, f.values["contacts"].splitlines()), start=1):
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) != 3 or not parts[0] or not parts[2]:
+            f.errors["contacts"] = t("err.contacts", n=n)
+            break
+        f.contacts.append((parts[0], parts[1] or None, parts[2]))
+    return f
+
+
+@router.get("/elders")
+async def elders_page(request: Request, operator: CurrentOperator, q: str = "") -> Response:
+    async with app_context(request).db.session() as s:
+        stmt = select(Elder).order_by(Elder.community, Elder.name).limit(300)
+        if q.strip():
+            like = q.strip()
+            stmt = stmt.where(
+                Elder.name.contains(like)
+                | Elder.address.contains(like)
+                | Elder.phone.contains(like)
+                | Elder.external_ref.contains(like)
+            )
+        elders = (await s.execute(stmt)).scalars().all()
+    return render(request, "elders.html", operator, elders=elders, q=q, csv_text="", error=None)
+
+
+async def _elder(request: Request, elder_id: int) -> Elder:
+    async with app_context(request).db.session() as s:
+        elder = await s.get(Elder, elder_id)
+    if elder is None:
+        raise NotFound(f"elder {elder_id} does not exist")
+    return elder
+
+
+@router.get("/elders/{elder_id}")
+async def elder_page(elder_id: int, request: Request, operator: CurrentOperator) -> Response:
+    elder = await _elder(request, elder_id)
+    return render(
+        request,
+        "elder.html",
+        operator,
+        elder=elder,
+        values=from_elder(elder),
+        errors={},
+        saved=request.query_params.get("saved") == "1",
+    )
+
+
+@router.post("/elders/{elder_id}")
+async def save_elder(
+    elder_id: int, request: Request, operator: CurrentOperator, form: PostedForm
+) -> Response:
+    f = check(form, translator(language(request)))
+    if f.errors:
+        return render(
+            request,
+            "elder.html",
+            operator,
+            422,
+            elder=await _elder(request, elder_id),
+            values=f.values,
+            errors=f.errors,
+            saved=False,
+        )
+    async with app_context(request).db.session() as s:
+        elder = await s.get(Elder, elder_id)
+        if elder is None:
+            raise NotFound(f"elder {elder_id} does not exist")
+        v = f.values
+        elder.name, elder.address = v["name"], v["address"]
+        elder.age = int(float(v["age"])) if v["age"] else None
+        elder.phone, elder.community = v["phone"] or None, v["community"] or None
+        elder.home_lat, elder.home_lon = float(v["home_lat"]), float(v["home_lon"])
+        elder.medical_notes, elder.key_safe_note = (
+            v["medical_notes"] or None,
+            v["key_safe_note"] or None,
+        )
+        elder.contacts.clear()
+        await s.flush()  # old rows go first: (elder_id, priority) is unique
+        elder.contacts.extend(
+            EmergencyContact(priority=n, name=name, relation=rel, phone=phone)
+            for n, (name, rel, phone) in enumerate(f.contacts, start=1)
+        )
+    return RedirectResponse(f"/console/elders/{elder_id}?saved=1", status_code=303)
+
+
+@router.post("/elders-import")
+async def import_page(request: Request, form: PostedForm, operator: Supervisor) -> Response:
+    upload = form.get("file")
+    text = str(form.get("csv_text", ""))
+    if isinstance(upload, UploadFile) and upload.filename:
+        text = (await upload.read()).decode("utf-8-sig", "replace")
+    t = translator(language(request))
+    error: str | None = None
+    if not text.strip():
+        error = t("err.empty_csv")
+    else:
+        ctx = app_context(request)
+        try:
+            async with ctx.db.session() as s:
+                report = await import_elders(s, text, ctx.clock())
+        except InvalidInput as exc:
+            error = t("err.import", detail=exc.message)
+    if error is not None:
+        return render(
+            request, "elders.html", operator, 422, elders=[], q="", csv_text=text, error=error
+        )
+    return RedirectResponse(
+        f"/console/elders?imported={report.created}/{report.updated}", status_code=303
+    )
+
+
+__all__ = ["check", "router"]

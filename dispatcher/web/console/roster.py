@@ -1,0 +1,88 @@
+"""Helpers (who is on duty, where, on what) and devices (which ones need a call)."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, tzinfo
+
+from fastapi import APIRouter, Request
+from sqlalchemy import func, select
+from starlette.responses import RedirectResponse, Response
+
+from dispatcher.errors import NotFound
+from dispatcher.store.models import Device, Elder, Helper, Offer
+from dispatcher.web.console.auth import CurrentOperator, PostedForm, app_context
+from dispatcher.web.console.views import render
+
+router = APIRouter()
+
+
+def local_midnight(now: datetime, tz: tzinfo) -> datetime:
+    """Start of "today" in the dispatch centre's zone: counts reset at local midnight."""
+    return datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz)
+
+
+@router.get("/helpers")
+async def helpers_page(request: Request, operator: CurrentOperator) -> Response:
+    ctx = app_context(request)
+    now = ctx.clock()
+    since = local_midnight(now, ctx.workflow.config.display_tz)
+    async with ctx.db.session() as s:
+        helpers = (
+            (await s.execute(select(Helper).order_by(Helper.on_duty.desc(), Helper.name)))
+            .scalars()
+            .all()
+        )
+        # "Today's count": incidents the helper took on today (accepted, or assigned by hand).
+        counted = await s.execute(
+            select(Offer.helper_id, func.count(func.distinct(Offer.incident_id)))
+            .where(Offer.offered_at >= since, Offer.status.in_(("accepted", "released")))
+            .group_by(Offer.helper_id)
+        )
+        today: dict[int, int] = {helper_id: n for helper_id, n in counted}
+    stale_after = ctx.workflow.config.matching.location_max_age
+    return render(
+        request,
+        "helpers.html",
+        operator,
+        helpers=helpers,
+        today=today,
+        stale_after=stale_after,
+    )
+
+
+@router.post("/helpers/{helper_id}/duty")
+async def set_duty(
+    helper_id: int, request: Request, _operator: CurrentOperator, form: PostedForm
+) -> Response:
+    """On or off duty; only helpers on duty are offered incidents (as the API's duty route)."""
+    ctx = app_context(request)
+    async with ctx.db.session() as s:
+        helper = await s.get(Helper, helper_id)
+        if helper is None:
+            raise NotFound(f"helper {helper_id} does not exist")
+        helper.on_duty = form.get("on_duty") == "1"
+    return RedirectResponse("/console/helpers", status_code=303)
+
+
+@router.get("/devices")
+async def devices_page(request: Request, operator: CurrentOperator) -> Response:
+    ctx = app_context(request)
+    async with ctx.db.session() as s:
+        rows = (
+            await s.execute(
+                select(Device, Elder.name)
+                .outerjoin(Elder, Elder.id == Device.elder_id)
+                # Offline first, then the longest silent: those are the ones to phone.
+                .order_by(Device.online, Device.last_seen_at.is_not(None), Device.last_seen_at)
+                .limit(2000)
+            )
+        ).all()
+    devices = [(d, name) for d, name in rows]
+    offline = sum(not d.online for d, _ in devices)
+    low = sum(d.battery_pct is not None and d.battery_pct <= 20 for d, _ in devices)
+    return render(
+        request, "devices.html", operator, devices=devices, offline=offline, low_battery=low
+    )
+
+
+__all__ = ["router"]
