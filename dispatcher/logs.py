@@ -15,6 +15,8 @@ def configure(level: str = "INFO", *, json: bool = False) -> None:
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
+    # Alembic narrates every start-up ("Context impl SQLiteImpl"); only its problems matter here.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
