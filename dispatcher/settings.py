@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     telemetry_batch_size: int = 500
     telemetry_batch_wait_s: float = 0.05
     offline_after_intervals: int = 3
+    thread_switch_interval_s: float = Field(
+        default=0.001, description="sys.setswitchinterval: how long a thread may hold the GIL"
+    )
 
     # ---- Console (issue 4: the operators' web console) -------------------------------------
     # Signs session cookies; several processes behind one balancer must share it. Unset: a
