@@ -248,7 +248,8 @@ class Ingest:
                 return None
             await self.workflow.device_cancelled(s, existing, now, actor)
             return existing.id
-        summary = ("SOS button pressed" if kind == "sos" else "Fall detected") + (
+        # Chinese first, English second: operators, helpers' SMS and the console all show it.
+        summary = ("一键呼救 SOS button pressed" if kind == "sos" else "跌倒报警 Fall detected") + (
             f" ({message.trigger})"
             if isinstance(message, SosEvent) and message.trigger != "button"
             else ""
@@ -326,7 +327,7 @@ class Ingest:
             elder = await s.get(Elder, device.elder_id) if device.elder_id else None
             actor = f"device:{device_id}"
             label = "fall" if exc.kind == Kind.FALL else "SOS"
-            summary = f"Unreadable {label} message: {exc.reason}"
+            summary = f"无法解析的呼救 Unreadable {label} message: {exc.reason}"
             existing = await self.workflow.find_open(
                 s, elder_id=device.elder_id, device_id=device_id
             )
@@ -500,7 +501,7 @@ class Ingest:
         findings = abnormal_vitals(m, self.thresholds)
         if not findings:
             return
-        summary = "Abnormal vitals: " + "; ".join(findings)
+        summary = "体征异常 Abnormal vitals: " + "; ".join(findings)
         actor = f"device:{m.device_id}"
         existing = await self.workflow.find_open(s, elder_id=info.elder_id, device_id=m.device_id)
         if existing is not None:

@@ -81,6 +81,17 @@ def workflow_config(settings: Settings) -> WorkflowConfig:
     )
 
 
+def vital_thresholds(settings: Settings) -> VitalThresholds:
+    return VitalThresholds(
+        heart_rate_low=settings.heart_rate_low,
+        heart_rate_high=settings.heart_rate_high,
+        spo2_low=settings.spo2_low,
+        systolic_low=settings.systolic_low,
+        systolic_high=settings.systolic_high,
+        temperature_high=settings.temperature_high,
+    )
+
+
 class Server:
     """One server process. ``run()`` returns normally after a graceful stop."""
 
@@ -135,14 +146,7 @@ class Server:
                 ingest = Ingest(
                     db,
                     workflow,
-                    VitalThresholds(
-                        heart_rate_low=settings.heart_rate_low,
-                        heart_rate_high=settings.heart_rate_high,
-                        spo2_low=settings.spo2_low,
-                        systolic_low=settings.systolic_low,
-                        systolic_high=settings.systolic_high,
-                        temperature_high=settings.temperature_high,
-                    ),
+                    vital_thresholds(settings),
                     offline_after_intervals=settings.offline_after_intervals,
                     clock=self.clock,
                 )

@@ -152,7 +152,7 @@ async def test_an_unreadable_sos_from_a_registered_device_still_reaches_operator
     assert ack["incident_id"] is not None
     async with ingest.db.session() as s:
         incident = await s.get_one(Incident, ack["incident_id"])
-    assert incident.summary.startswith("Unreadable SOS message")
+    assert incident.summary.startswith("无法解析的呼救 Unreadable SOS message")
     assert await count(ingest.db, DeadLetter) == 1
 
 
