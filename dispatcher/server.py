@@ -28,6 +28,7 @@ from dispatcher.matching import DEFAULT_POLICY, MatchingPolicy
 from dispatcher.mqtt import EmbeddedBroker, MqttIngestClient
 from dispatcher.notifier.channels import Channel, channel_from_settings
 from dispatcher.notifier.outbox import OutboxLoop
+from dispatcher.retention import Retention
 from dispatcher.settings import Settings
 from dispatcher.store.database import Database
 from dispatcher.store.migrate import upgrade
@@ -89,6 +90,14 @@ def vital_thresholds(settings: Settings) -> VitalThresholds:
         systolic_low=settings.systolic_low,
         systolic_high=settings.systolic_high,
         temperature_high=settings.temperature_high,
+    )
+
+
+def retention(settings: Settings) -> Retention:
+    return Retention(
+        telemetry=timedelta(days=settings.telemetry_retention_days),
+        dedupe_ids=timedelta(days=settings.dedupe_retention_days),
+        dead_letters=timedelta(days=settings.dead_letter_retention_days),
     )
 
 
@@ -175,7 +184,7 @@ class Server:
                         lifespan="off",
                     )
                 )
-                timers = TimerLoop(db, workflow, self.clock)
+                timers = TimerLoop(db, workflow, self.clock, retention=retention(settings))
                 outbox = OutboxLoop(db, {"sms": channel}, self.clock)
                 async with asyncio.TaskGroup() as tg:
                     web_task = tg.create_task(self._serve_web(web), name="web")

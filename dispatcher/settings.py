@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     telemetry_batch_size: int = 500
     telemetry_batch_wait_s: float = 0.05
     offline_after_intervals: int = 3
+    # Retention of high-volume history (incidents, timelines and the outbox are kept)
+    telemetry_retention_days: int = 90
+    dedupe_retention_days: int = 7
+    dead_letter_retention_days: int = 90
     thread_switch_interval_s: float = Field(
         default=0.001, description="sys.setswitchinterval: how long a thread may hold the GIL"
     )

@@ -1,4 +1,4 @@
-"""The SLA timer loop: deadlines, offer expiries, escalations and device watchdog, from the DB.
+"""The SLA timer loop: deadlines, offer expiries, escalations, device watchdog and pruning.
 
 Timers are rows, so a restart resumes every clock and an overdue one fires at once. Each tick
 claims due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) so two server processes never fire the
@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from dispatcher.clock import Clock
 from dispatcher.ingest import mark_silent_devices_offline
+from dispatcher.retention import Retention, prune
 from dispatcher.store.database import Database
 from dispatcher.store.models import Timer
 from dispatcher.workflow import Workflow, due_timers_query
@@ -29,17 +30,19 @@ class TimerLoop:
         workflow: Workflow,
         clock: Clock,
         *,
-        batch: int = 100,
         max_sleep_s: float = 1.0,
         watchdog_every: timedelta = timedelta(seconds=30),
+        retention: Retention | None = None,
+        prune_every: timedelta = timedelta(hours=1),
     ) -> None:
         self.db = db
         self.workflow = workflow
         self.clock = clock
-        self.batch = batch
         self.max_sleep_s = max_sleep_s
         self.watchdog_every = watchdog_every
-        self._next_watchdog = clock()
+        self.retention = retention
+        self.prune_every = prune_every
+        self._next_watchdog = self._next_prune = clock()
         self.fired = 0
 
     async def tick(self) -> int:
@@ -63,6 +66,12 @@ class TimerLoop:
             if gone:
                 log.warning("devices_offline", count=gone)
             self._next_watchdog = self.clock() + self.watchdog_every
+        if self.retention is not None and self.clock() >= self._next_prune:
+            async with self.db.session() as s:
+                pruned = await prune(s, self.clock(), self.retention)
+            if any(pruned.values()):
+                log.info("pruned", **pruned)
+            self._next_prune = self.clock() + self.prune_every
         self.fired += fired
         return fired
 
