@@ -174,6 +174,7 @@ class Server:
                     clock=self.clock,
                     ready=lambda: emergency.ready and telemetry.ready,
                     counters=lambda: dict(ingest.counters),
+                    api_tokens=settings.api_token_set,
                 )
                 web = _Uvicorn(
                     uvicorn.Config(
@@ -184,6 +185,8 @@ class Server:
                         lifespan="off",
                     )
                 )
+                if not settings.api_token_set:
+                    log.warning("api_open", hint="set HUYUAN_API_TOKENS to require bearer tokens")
                 timers = TimerLoop(db, workflow, self.clock, retention=retention(settings))
                 outbox = OutboxLoop(db, {"sms": channel}, self.clock)
                 async with asyncio.TaskGroup() as tg:

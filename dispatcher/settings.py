@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     node_id: str = Field(default_factory=_default_node_id)
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    api_tokens: str = Field(
+        default="", description="Comma-separated bearer tokens for /api/v1; empty: API open"
+    )
     public_url: str | None = Field(
         default=None, description="Base URL helpers can reach (accept links in SMS)"
     )
@@ -91,6 +94,10 @@ class Settings(BaseSettings):
     console_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     console_tile_attribution: str = "© OpenStreetMap contributors"
     console_sse_poll_s: float = Field(default=1.0, description="How often the live queue checks")
+
+    @property
+    def api_token_set(self) -> frozenset[str]:
+        return frozenset(t.strip() for t in self.api_tokens.split(",") if t.strip())
 
     @property
     def supervisor_phone_list(self) -> list[str]:

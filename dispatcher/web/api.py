@@ -6,10 +6,11 @@ The console (a later issue) uses these same services, so there is one path to th
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,12 +52,30 @@ from dispatcher.web.schemas import (
 from dispatcher.workflow import OPEN_STATE_VALUES
 from sla import Category, Level
 
-router = APIRouter(prefix="/api/v1")
-
 
 def ctx(request: Request) -> AppContext:
     context: AppContext = request.app.state.ctx
     return context
+
+
+def require_token(request: Request) -> None:
+    """With HUYUAN_API_TOKENS set, every API call needs ``Authorization: Bearer <token>``."""
+    tokens = ctx(request).api_tokens
+    if not tokens:
+        return
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    # compare_digest: the check must not leak, by its timing, how much of a token was right.
+    if scheme.lower() != "bearer" or not any(
+        secrets.compare_digest(token.encode(), known.encode()) for known in tokens
+    ):
+        raise HTTPException(
+            status_code=401,
+            detail="a valid API token is required (Authorization: Bearer …)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
 
 
 Ctx = Annotated[AppContext, Depends(ctx)]

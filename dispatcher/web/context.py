@@ -18,3 +18,5 @@ class AppContext:
     # True only while every ingest lane is connected and subscribed.
     ready: Callable[[], bool] = lambda: False
     counters: Callable[[], dict[str, int]] = field(default=lambda: {})
+    # Bearer tokens the REST API accepts; empty means the API is open (demo, closed networks).
+    api_tokens: frozenset[str] = frozenset()

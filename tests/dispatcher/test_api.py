@@ -147,3 +147,24 @@ async def test_operator_assigns_withdraws_escalates_and_notes(
     assert r.status_code == 409
     r = await api.post(f"/api/v1/incidents/{iid}/notes", json={"text": "已致电儿子"})
     assert r.json()["timeline"][-1]["detail"] == {"text": "已致电儿子"}
+
+
+async def test_api_tokens_when_configured_are_required(
+    database: Database, clock: FakeClock
+) -> None:
+    """With tokens set, a call without a valid bearer token is 401; with one it goes through."""
+    ctx = AppContext(
+        db=database,
+        workflow=Workflow(database),
+        clock=clock,
+        ready=lambda: True,
+        api_tokens=frozenset({"s3cret-token"}),
+    )
+    transport = httpx.ASGITransport(app=create_app(ctx))
+    async with httpx.AsyncClient(transport=transport, base_url="http://huyuan") as client:
+        assert (await client.get("/api/v1/helpers")).status_code == 401
+        wrong = {"authorization": "Bearer nope"}
+        assert (await client.get("/api/v1/helpers", headers=wrong)).status_code == 401
+        right = {"authorization": "Bearer s3cret-token"}
+        assert (await client.get("/api/v1/helpers", headers=right)).status_code == 200
+        assert (await client.get("/healthz")).status_code == 200  # probes need no token
