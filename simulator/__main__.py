@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument("--settle", type=float, default=30.0, help="seconds to let cases finish")
     live.add_argument("--in-flight", type=int, default=200, help="most unacked QoS 1 messages")
     live.add_argument("--max-rate", type=float, default=500.0, help="telemetry messages/s cap")
+    live.add_argument(
+        "--api-token",
+        default=os.environ.get("HUYUAN_API_TOKEN"),
+        help="bearer token, for a server with HUYUAN_API_TOKENS set (default: $HUYUAN_API_TOKEN)",
+    )
     return parser
 
 
@@ -96,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             settle_s=args.settle,
             in_flight=args.in_flight,
             max_rate=args.max_rate,
+            api_token=args.api_token,
         )
         result = asyncio.run(run_live(cfg))
         print(live_text(result))

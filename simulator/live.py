@@ -51,6 +51,7 @@ class LiveConfig:
     in_flight: int = 200
     max_rate: float = 500.0
     poll_s: float = 0.5
+    api_token: str | None = None  # for a server with HUYUAN_API_TOKENS set
 
 
 def _on_duty(h: Helper, t: float) -> bool:
@@ -219,5 +220,6 @@ class _Live:
 
 async def run_live(cfg: LiveConfig) -> dict[str, Any]:
     """Run ``cfg`` against the server and return the observed report (JSON-ready)."""
-    async with httpx.AsyncClient(base_url=cfg.api, timeout=120) as http:
+    headers = {"authorization": f"Bearer {cfg.api_token}"} if cfg.api_token else {}
+    async with httpx.AsyncClient(base_url=cfg.api, timeout=120, headers=headers) as http:
         return await _Live(cfg, http).run()

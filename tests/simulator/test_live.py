@@ -19,6 +19,8 @@ from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
 
+API_TOKEN = "sim-live-token"
+
 
 @pytest.fixture
 def server(broker_url: str, tmp_path: Path) -> Iterator[str]:
@@ -37,6 +39,8 @@ def server(broker_url: str, tmp_path: Path) -> Iterator[str]:
             # At speed 60 the scenario's 60 s / 180 s offer timeouts are 1 s / 3 s.
             "HUYUAN_EMERGENCY_OFFER_TIMEOUT_S": "1",
             "HUYUAN_GENERAL_OFFER_TIMEOUT_S": "3",
+            # A protected API, as in production: the simulator must present its token.
+            "HUYUAN_API_TOKENS": API_TOKEN,
         }
     )
     log = (tmp_path / "server.log").open("wb")
@@ -74,6 +78,7 @@ async def test_short_live_run_loses_and_doubles_nothing(server: str, broker_url:
         duration_s=10,
         settle_s=10,
         max_rate=200,
+        api_token=API_TOKEN,
     )
     result = await run_live(cfg)
     assert result["calls"] > 0
