@@ -47,6 +47,17 @@ class Database:
         # SQLite has one writer at a time and its busy handler sleeps up to 100 ms between
         # retries: queue writers here instead, with emergencies first (DESIGN.md §3, two lanes).
         self._gate = WriterGate() if self.is_sqlite else None
+        # Reads need neither the write lock nor the queue: WAL gives each a consistent snapshot.
+        self._reads = self.sessions
+        # (An in-memory database is private to its engine, so it keeps one.)
+        if self.is_sqlite and self.url.database not in (None, "", ":memory:"):
+            read_engine = create_async_engine(self.url, **kwargs)
+            event.listen(read_engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(read_engine.sync_engine, "begin", _sqlite_begin_deferred)
+            self._read_engine: AsyncEngine | None = read_engine
+            self._reads = async_sessionmaker(read_engine, expire_on_commit=False)
+        else:
+            self._read_engine = None
 
     @asynccontextmanager
     async def session(self, *, priority: bool = False) -> AsyncIterator[AsyncSession]:
@@ -62,6 +73,12 @@ class Database:
         finally:
             self._gate.release()
 
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """A read-only transaction: on SQLite it never waits behind (or blocks) a writer."""
+        async with self._reads() as session, session.begin():
+            yield session
+
     def lock_rows(self, stmt: Select[T]) -> Select[T]:
         """Claim rows so no other server process takes them (SQLite has one writer anyway)."""
         if self.is_sqlite:
@@ -70,6 +87,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._read_engine is not None:
+            await self._read_engine.dispose()
 
     async def __aenter__(self) -> Database:
         return self
@@ -118,6 +137,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_begin_deferred(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")
 
 
 def _sqlite_begin_immediate(conn: Any) -> None:

@@ -87,6 +87,15 @@ async def session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 Session = Annotated[AsyncSession, Depends(session)]
+
+
+async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with ctx(request).db.read_session() as s:
+        yield s
+
+
+# GET routes read through this, so operators' screens never queue in front of an SOS write.
+ReadSession = Annotated[AsyncSession, Depends(read_session)]
 CsvBody = Annotated[str, Body(media_type="text/csv")]
 
 
@@ -151,7 +160,7 @@ async def detail(s: AsyncSession, incident: Incident) -> IncidentDetail:
 
 @router.get("/incidents", response_model=list[IncidentSummary], tags=["incidents"])
 async def list_incidents(
-    s: Session,
+    s: ReadSession,
     status: Literal["open", "all"] = "open",
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[IncidentSummary]:
@@ -165,7 +174,7 @@ async def list_incidents(
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentDetail, tags=["incidents"])
-async def get_incident(incident_id: int, s: Session, c: Ctx) -> IncidentDetail:
+async def get_incident(incident_id: int, s: ReadSession, c: Ctx) -> IncidentDetail:
     """One incident with its offers and its append-only timeline."""
     return await detail(s, await c.workflow.get_incident(s, incident_id))
 
@@ -285,7 +294,7 @@ async def add_note(incident_id: int, body: NoteAction, s: Session, c: Ctx) -> In
 
 
 @router.get("/helpers", response_model=list[HelperOut], tags=["helpers"])
-async def list_helpers(s: Session) -> list[HelperOut]:
+async def list_helpers(s: ReadSession) -> list[HelperOut]:
     rows = (await s.execute(select(Helper).order_by(Helper.id))).scalars().all()
     return [HelperOut.model_validate(h) for h in rows]
 
@@ -318,7 +327,7 @@ async def set_location(helper_id: int, body: LocationUpdate, s: Session, c: Ctx)
 
 @router.get("/elders", response_model=list[ElderOut], tags=["elders"])
 async def list_elders(
-    s: Session, q: str | None = None, limit: Annotated[int, Query(ge=1, le=5000)] = 500
+    s: ReadSession, q: str | None = None, limit: Annotated[int, Query(ge=1, le=5000)] = 500
 ) -> list[ElderOut]:
     stmt = select(Elder).order_by(Elder.id).limit(limit)
     if q:
@@ -327,7 +336,7 @@ async def list_elders(
 
 
 @router.get("/elders/{elder_id}", response_model=ElderOut, tags=["elders"])
-async def get_elder(elder_id: int, s: Session) -> ElderOut:
+async def get_elder(elder_id: int, s: ReadSession) -> ElderOut:
     elder = await s.get(Elder, elder_id)
     if elder is None:
         raise NotFound(f"elder {elder_id} does not exist")
@@ -336,7 +345,7 @@ async def get_elder(elder_id: int, s: Session) -> ElderOut:
 
 @router.get("/devices", response_model=list[DeviceOut], tags=["devices"])
 async def list_devices(
-    s: Session, limit: Annotated[int, Query(ge=1, le=50000)] = 5000
+    s: ReadSession, limit: Annotated[int, Query(ge=1, le=50000)] = 5000
 ) -> list[DeviceOut]:
     """Devices, offline ones first (they need a call)."""
     stmt = select(Device).order_by(Device.online, Device.device_id).limit(limit)
@@ -362,7 +371,7 @@ async def import_csv(
 
 @router.get("/dead-letters", response_model=list[DeadLetterOut], tags=["operations"])
 async def dead_letters(
-    s: Session, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    s: ReadSession, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[DeadLetterOut]:
     """Device messages that could not be used, newest first, with the reason and the raw bytes."""
     rows = (
@@ -383,7 +392,9 @@ async def dead_letters(
 
 @router.get("/outbox", response_model=list[OutboxOut], tags=["operations"])
 async def outbox(
-    s: Session, incident_id: int | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    s: ReadSession,
+    incident_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[OutboxOut]:
     """Notifications and their delivery status."""
     stmt = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)

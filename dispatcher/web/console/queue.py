@@ -87,7 +87,7 @@ def counts(rows: Sequence[QueueRow]) -> dict[str, int]:
 
 @router.get("/")
 async def queue_page(request: Request, operator: CurrentOperator) -> Response:
-    async with app_context(request).db.session() as s:
+    async with app_context(request).db.read_session() as s:
         rows = await queue_rows(s)
     return render(request, "queue.html", operator, rows=rows, counts=counts(rows))
 

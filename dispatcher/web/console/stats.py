@@ -41,7 +41,7 @@ class Row:
 async def load(request: Request, days: int) -> tuple[list[Row], datetime, tzinfo]:
     ctx = app_context(request)
     now = ctx.clock()
-    async with ctx.db.session() as s:
+    async with ctx.db.read_session() as s:
         result = await s.execute(
             select(Incident, Elder.community, Elder.name)
             .outerjoin(Elder, Elder.id == Incident.elder_id)

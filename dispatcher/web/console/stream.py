@@ -49,7 +49,7 @@ class ChangeWatch:
     async def _query(self) -> Marker:
         # Every change an operator must see either moves an open incident's updated_at or
         # appends to the timeline (closing takes it out of the open set but writes an entry).
-        async with self.db.session() as s:
+        async with self.db.read_session() as s:
             open_count, open_updated = (
                 await s.execute(
                     select(func.count(Incident.id), func.max(Incident.updated_at)).where(
@@ -84,7 +84,7 @@ async def _queue_events(request: Request, operator: CurrentOperator) -> AsyncIte
     while not cfg.stopping.is_set() and not await request.is_disconnected():
         marker = await watch.marker()
         if marker != sent:
-            async with ctx.db.session() as s:
+            async with ctx.db.read_session() as s:
                 rows = await queue_rows(s)
             values = {**page_values(request, operator), "csrf": operator.csrf, "rows": rows}
             html = TEMPLATES.get_template("_queue_rows.html").render(values)
