@@ -78,7 +78,8 @@ def _worker_duty(
     # Days off rotate per worker so that every day has the same expected staffing.
     off_phase = rng.randrange(7)
     windows = []
-    for day in range(days):
+    # From the day before: the night shift that began at 22:00 is still on duty at 00:00.
+    for day in range(-1, days):
         if (day + off_phase) % 7 >= roster.workdays_per_week:
             continue
         start = day * DAY_S + _SHIFT_STARTS_H[shift] * 3600

@@ -128,7 +128,8 @@ class _Sim:
         ]
         for h in district.helpers:
             for start, stop in h.duty:
-                if start < self.end_s:
+                if start < self.end_s and stop > 0:
+                    start = max(start, 0.0)  # a shift already running when the run begins
                     self.h[h.index].duty_s += min(stop, self.end_s) - start
                     self._push(start, _ON, h.index)
                     self._push(stop, _OFF, h.index)

@@ -49,3 +49,14 @@ def test_surge_hours_carry_more_emergencies() -> None:
     base = sum(in_surge(requests(replace(longhu, seed=s), 1, 100)) for s in range(1, 21))
     hot = sum(in_surge(requests(replace(surge, seed=s), 1, 100)) for s in range(1, 21))
     assert hot > 3 * base
+
+
+def test_the_first_night_is_staffed_by_the_shift_that_began_the_evening_before() -> None:
+    """At 01:00 on day one the 22:00 shift is on duty, as on every other night."""
+    district = generate(load("longhu"), days=2)
+    on_duty = [
+        sum(any(a <= t < b for a, b in h.duty) for h in district.helpers)
+        for t in (3600.0, 86_400.0 + 3600.0)  # 01:00 on the first and on the second night
+    ]
+    assert on_duty[0] > 0
+    assert min(on_duty) >= max(on_duty) / 2  # days off rotate, so nights differ a little
