@@ -44,7 +44,14 @@ from device_protocol import (
 from dispatcher.clock import Clock, utcnow
 from dispatcher.notifier.texts import device_prompt
 from dispatcher.store.database import Database
-from dispatcher.store.models import DeadLetter, Device, Elder, ReceivedMessage, TelemetryEvent
+from dispatcher.store.models import (
+    DeadLetter,
+    Device,
+    Elder,
+    Incident,
+    ReceivedMessage,
+    TelemetryEvent,
+)
 from dispatcher.vitals import VitalThresholds, abnormal_vitals
 from dispatcher.workflow import Workflow
 from sla import Category
@@ -164,25 +171,10 @@ class Ingest:
             return
         bound = log.bind(device_id=message.device_id, msg_id=message.msg_id)
         async with self.db.session(priority=True) as s:
-            seen = ReceivedMessage(
-                device_id=message.device_id,
-                msg_id=message.msg_id,
-                kind=type(message).__name__,
-                received_at=now,
+            seen, incident_id = await self._first_sighting(
+                s, message.device_id, message.msg_id, type(message).__name__, now
             )
-            try:
-                async with s.begin_nested():
-                    s.add(seen)
-            except IntegrityError:
-                # Seen before: a QoS 1 redelivery or a device retry. Same answer, no new incident.
-                incident_id = (
-                    await s.execute(
-                        select(ReceivedMessage.incident_id).where(
-                            ReceivedMessage.device_id == message.device_id,
-                            ReceivedMessage.msg_id == message.msg_id,
-                        )
-                    )
-                ).scalar_one_or_none()
+            if seen is None:  # a QoS 1 redelivery or a device retry: same answer, no new incident
                 result = "duplicate"
             else:
                 incident_id = await self._act(s, message, now)
@@ -226,7 +218,7 @@ class Ingest:
                 s, elder_id=elder.id if elder else None, device_id=message.device_id
             )
             if open_incident is not None:
-                self.workflow._timeline(
+                self.workflow.record(
                     s, open_incident, now, actor, "device_alarm", alarms=list(message.alarms)
                 )
             return open_incident.id if open_incident else None
@@ -254,25 +246,55 @@ class Ingest:
             if isinstance(message, SosEvent) and message.trigger != "button"
             else ""
         )
+        return await self._press(
+            s, existing, kind=kind, summary=summary, elder=elder, device_id=message.device_id,
+            lat=loc.lat if loc else None, lon=loc.lon if loc else None, now=now,
+            unregistered=device is None, late=late,
+        )  # fmt: skip
+
+    async def _press(
+        self,
+        s: AsyncSession,
+        existing: Incident | None,
+        *,
+        kind: str,
+        summary: str,
+        elder: Elder | None,
+        device_id: str,
+        lat: float | None,
+        lon: float | None,
+        now: datetime,
+        unregistered: bool = False,
+        late: bool = False,
+    ) -> int:
+        """A press joins the elder's open incident, or opens one; matching runs after the ack."""
+        actor = f"device:{device_id}"
         if existing is not None:
             await self.workflow.join(s, existing, now, actor, summary)
             return existing.id
         incident = await self.workflow.open_incident(
-            s,
-            now=now,
-            category=Category.EMERGENCY,
-            kind=kind,
-            summary=summary,
-            elder=elder,
-            device_id=message.device_id,
-            lat=loc.lat if loc else None,
-            lon=loc.lon if loc else None,
-            actor=actor,
-            unregistered=device is None,
-            late=late,
-            defer_dispatch=True,
-        )
+            s, now=now, category=Category.EMERGENCY, kind=kind, summary=summary, elder=elder,
+            device_id=device_id, lat=lat, lon=lon, actor=actor, unregistered=unregistered,
+            late=late, defer_dispatch=True,
+        )  # fmt: skip
         return incident.id
+
+    async def _first_sighting(
+        self, s: AsyncSession, device_id: str, msg_id: str, kind: str, now: datetime
+    ) -> tuple[ReceivedMessage | None, int | None]:
+        """Record (device_id, msg_id); if it was seen before, say which incident it led to."""
+        seen = ReceivedMessage(device_id=device_id, msg_id=msg_id, kind=kind, received_at=now)
+        try:
+            async with s.begin_nested():
+                s.add(seen)
+        except IntegrityError:
+            previous = await s.execute(
+                select(ReceivedMessage.incident_id).where(
+                    ReceivedMessage.device_id == device_id, ReceivedMessage.msg_id == msg_id
+                )
+            )
+            return None, previous.scalar_one_or_none()
+        return seen, None
 
     def _reject(
         self,
@@ -304,52 +326,31 @@ class Ingest:
         self, exc: ProtocolError, device_id: str, now: datetime
     ) -> int | None:
         """A registered device's SOS we cannot read is still someone pressing SOS."""
-        async with self.db.session() as s:
+        async with self.db.session(priority=True) as s:
             device = await s.get(Device, device_id)
             if device is None:
                 return None
+            seen = None
             if exc.msg_id:
-                seen = ReceivedMessage(
-                    device_id=device_id, msg_id=exc.msg_id, kind="unreadable", received_at=now
+                seen, previous = await self._first_sighting(
+                    s, device_id, exc.msg_id, "unreadable", now
                 )
-                try:
-                    async with s.begin_nested():
-                        s.add(seen)
-                except IntegrityError:
-                    return (
-                        await s.execute(
-                            select(ReceivedMessage.incident_id).where(
-                                ReceivedMessage.device_id == device_id,
-                                ReceivedMessage.msg_id == exc.msg_id,
-                            )
-                        )
-                    ).scalar_one_or_none()
+                if seen is None:
+                    return previous
             elder = await s.get(Elder, device.elder_id) if device.elder_id else None
-            actor = f"device:{device_id}"
-            label = "fall" if exc.kind == Kind.FALL else "SOS"
-            summary = f"无法解析的呼救 Unreadable {label} message: {exc.reason}"
+            kind = "fall" if exc.kind == Kind.FALL else "sos"
+            label = "fall" if kind == "fall" else "SOS"
+            summary = f"无法解析的呼救 Unreadable {label} message: {exc.reason}"[:300]
             existing = await self.workflow.find_open(
                 s, elder_id=device.elder_id, device_id=device_id
             )
-            if existing is not None:
-                await self.workflow.join(s, existing, now, actor, summary[:300])
-                incident_id = existing.id
-            else:
-                incident = await self.workflow.open_incident(
-                    s,
-                    now=now,
-                    category=Category.EMERGENCY,
-                    kind="fall" if exc.kind == Kind.FALL else "sos",
-                    summary=summary[:300],
-                    elder=elder,
-                    device_id=device_id,
-                    lat=device.last_lat,
-                    lon=device.last_lon,
-                    actor=actor,
-                )
-                incident_id = incident.id
-            if exc.msg_id:
+            incident_id = await self._press(
+                s, existing, kind=kind, summary=summary,
+                elder=elder, device_id=device_id, lat=device.last_lat, lon=device.last_lon, now=now,
+            )  # fmt: skip
+            if seen is not None:
                 seen.incident_id = incident_id
+        self.to_dispatch.put_nowait(incident_id)
         log.warning("unreadable_press", device_id=device_id, incident_id=incident_id)
         return incident_id
 
@@ -505,7 +506,7 @@ class Ingest:
         actor = f"device:{m.device_id}"
         existing = await self.workflow.find_open(s, elder_id=info.elder_id, device_id=m.device_id)
         if existing is not None:
-            self.workflow._timeline(s, existing, now, actor, "abnormal_vitals", findings=findings)
+            self.workflow.record(s, existing, now, actor, "abnormal_vitals", findings=findings)
             return
         elder = await s.get(Elder, info.elder_id) if info.elder_id else None
         device = await s.get(Device, m.device_id)

@@ -43,6 +43,7 @@ from dispatcher.store.models import (
 )
 from sla import (
     DEFAULT_LADDER,
+    OPEN_STATES,
     Category,
     EscalationStep,
     Event,
@@ -60,7 +61,7 @@ from sla import (
 log = structlog.get_logger(__name__)
 
 SYSTEM = "system"
-OPEN_STATE_VALUES = [s.value for s in State if s not in (State.RESOLVED, State.CANCELLED)]
+OPEN_STATE_VALUES = sorted(s.value for s in OPEN_STATES)
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ class Workflow:
         )
         s.add(incident)
         await s.flush()
-        self._timeline(
+        self.record(
             s,
             incident,
             now,
@@ -179,7 +180,7 @@ class Workflow:
                 )
         if incident.lat is None or incident.lon is None:
             incident.has_candidates = False
-            self._timeline(
+            self.record(
                 s,
                 incident,
                 now,
@@ -201,7 +202,7 @@ class Workflow:
     ) -> None:
         """A repeated press while an incident is open joins it instead of opening another."""
         self._apply(incident, Event.REPEAT_PRESS, now)
-        self._timeline(s, incident, now, actor, "repeat_press", summary=summary)
+        self.record(s, incident, now, actor, "repeat_press", summary=summary)
 
     async def device_cancelled(
         self, s: AsyncSession, incident: Incident, now: datetime, actor: str
@@ -209,7 +210,7 @@ class Workflow:
         """Flag for an operator to confirm; a cancel from a watch can be a charger unplugged."""
         self._apply(incident, Event.DEVICE_CANCEL, now)
         incident.cancel_requested = True
-        self._timeline(
+        self.record(
             s,
             incident,
             now,
@@ -249,7 +250,7 @@ class Workflow:
         decision = decide([best] if best is not None else [])
         if decision.best is None:
             incident.has_candidates = False
-            self._timeline(s, incident, now, SYSTEM, "no_candidate", reason=decision.reason)
+            self.record(s, incident, now, SYSTEM, "no_candidate", reason=decision.reason)
             self._timer(s, incident, "retry_dispatch", now + self.config.retry_dispatch_after)
             log.warning("no_candidate", incident_id=incident.id)
             await self.refresh_sla(s, incident, now)
@@ -257,7 +258,7 @@ class Workflow:
         offer = await self._make_offer(s, incident, decision.best, now)
         incident.has_candidates = True
         if decision.escalate:
-            self._timeline(s, incident, now, SYSTEM, "cannot_make_deadline", reason=decision.reason)
+            self.record(s, incident, now, SYSTEM, "cannot_make_deadline", reason=decision.reason)
         await self.refresh_sla(s, incident, now, eta=decision.best.arrives_at)
         return offer
 
@@ -343,7 +344,7 @@ class Workflow:
         await s.flush()
         self._timer(s, incident, "offer_expiry", offer.expires_at, ref=offer.id)
         eta_min = max(1, round(best.eta.total_seconds() / 60))
-        self._timeline(
+        self.record(
             s,
             incident,
             now,
@@ -432,7 +433,7 @@ class Workflow:
         self._apply(incident, Event.DECLINE, now)
         offer.status, offer.responded_at = "declined", now
         await self._release_helper(s, helper_id, incident.id)
-        self._timeline(s, incident, now, actor, "declined", helper_id=helper_id)
+        self.record(s, incident, now, actor, "declined", helper_id=helper_id)
         await self.dispatch(s, incident, now)
         return incident
 
@@ -444,7 +445,7 @@ class Workflow:
         self._apply(incident, Event.ARRIVE, now)
         incident.arrived_at = now
         minutes = (now - incident.created_at).total_seconds() / 60
-        self._timeline(
+        self.record(
             s,
             incident,
             now,
@@ -472,7 +473,7 @@ class Workflow:
         incident.closed_at, incident.outcome = now, outcome
         if incident.assigned_helper_id is not None:
             await self._release_helper(s, incident.assigned_helper_id, incident.id)
-        self._timeline(s, incident, now, actor, "resolved", outcome=outcome)
+        self.record(s, incident, now, actor, "resolved", outcome=outcome)
         await self.refresh_sla(s, incident, now)
         return incident
 
@@ -485,7 +486,7 @@ class Workflow:
         await self._withdraw_offers(s, incident, now)
         if incident.assigned_helper_id is not None:
             await self._release_helper(s, incident.assigned_helper_id, incident.id)
-        self._timeline(s, incident, now, actor, "false_alarm", note=note)
+        self.record(s, incident, now, actor, "false_alarm", note=note)
         await self.refresh_sla(s, incident, now)
         return incident
 
@@ -551,9 +552,7 @@ class Workflow:
                 )
                 .values(status="released", responded_at=now)
             )
-        self._timeline(
-            s, incident, now, actor, "helper_withdrawn", helper_id=helper_id, reason=reason
-        )
+        self.record(s, incident, now, actor, "helper_withdrawn", helper_id=helper_id, reason=reason)
         if redispatch:
             await self.dispatch(s, incident, now)
         return incident
@@ -576,7 +575,7 @@ class Workflow:
             raise Conflict(f"incident {incident_id} is already at {current.name.lower()}")
         incident.escalation_level = int(level)
         incident.updated_at = now
-        self._timeline(
+        self.record(
             s, incident, now, actor, "escalated", level=level.name.lower(), note=note, by_hand=True
         )
         if level >= Level.SUPERVISOR:
@@ -594,7 +593,7 @@ class Workflow:
     ) -> Incident:
         """Anything an operator wants on the record (a call made, what the elder said)."""
         incident = await self.get_incident(s, incident_id)
-        self._timeline(s, incident, now, actor, action, text=text)
+        self.record(s, incident, now, actor, action, text=text)
         incident.updated_at = now
         return incident
 
@@ -627,7 +626,7 @@ class Workflow:
             offer.status, offer.responded_at = "expired", now
             self._apply(incident, Event.OFFER_EXPIRED, now)
             await self._release_helper(s, offer.helper_id, incident.id)
-            self._timeline(s, incident, now, SYSTEM, "offer_expired", helper_id=offer.helper_id)
+            self.record(s, incident, now, SYSTEM, "offer_expired", helper_id=offer.helper_id)
             await self.dispatch(s, incident, now)
         elif timer.kind == "retry_dispatch":
             if incident.state == State.OPEN.value:
@@ -668,7 +667,7 @@ class Workflow:
         incident.updated_at = now
         if result.status == previous:
             return
-        self._timeline(
+        self.record(
             s,
             incident,
             now,
@@ -697,7 +696,7 @@ class Workflow:
         ):
             return
         incident.escalation_level = int(level)
-        self._timeline(
+        self.record(
             s,
             incident,
             now,
@@ -799,7 +798,7 @@ class Workflow:
     ) -> None:
         incident.assigned_helper_id, incident.accepted_at = helper.id, now
         incident.eta_at = now + eta
-        self._timeline(
+        self.record(
             s,
             incident,
             now,
@@ -828,7 +827,7 @@ class Workflow:
         for contact in elder.contacts:
             self._sms(s, incident, now, "family", contact.phone, body)
 
-    def _timeline(
+    def record(
         self,
         s: AsyncSession,
         incident: Incident,
@@ -837,6 +836,7 @@ class Workflow:
         action: str,
         **detail: Any,
     ) -> None:
+        """Append to the incident's timeline: who did what, when (never updated or deleted)."""
         s.add(
             TimelineEntry(
                 incident_id=incident.id,

@@ -127,7 +127,6 @@ def run(
             "HUYUAN_MQTT_SESSION_EXPIRY_S": "300",
             "HUYUAN_HTTP_PORT": str(port),
             "HUYUAN_DATA_DIR": str(tmp_path / "data"),
-            "HUYUAN_EMERGENCY_OFFER_TIMEOUT_S": "4",
             "HUYUAN_LOG_LEVEL": "INFO",
             "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
             "TWILIO_AUTH_TOKEN": "secret-token",
@@ -292,6 +291,7 @@ async def test_sos_reaches_the_nearest_helper_by_sms_and_the_device_hears_back(
 async def test_a_killed_server_resumes_every_clock_and_loses_no_press(run: Run) -> None:
     """SIGKILL with an offer pending: after restart the incident, deadline and offer are intact,
     the offer still expires on time, and an SOS sent while the server was down is handled."""
+    run.env["HUYUAN_EMERGENCY_OFFER_TIMEOUT_S"] = "4"  # short, to see the clock run on restart
     run.start()
     await run.wait_ready()
     await load_district(run)

@@ -49,7 +49,7 @@ from dispatcher.web.schemas import (
     TimelineOut,
     WithdrawAction,
 )
-from dispatcher.workflow import OPEN_STATE_VALUES
+from dispatcher.workflow import open_incidents_query
 from sla import Category, Level
 
 
@@ -165,11 +165,10 @@ async def list_incidents(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[IncidentSummary]:
     """Incidents, open ones ordered by arrival deadline (the operators' queue)."""
-    stmt = select(Incident)
     if status == "open":
-        stmt = stmt.where(Incident.state.in_(OPEN_STATE_VALUES)).order_by(Incident.deadline)
+        stmt = open_incidents_query()
     else:
-        stmt = stmt.order_by(Incident.id.desc())
+        stmt = select(Incident).order_by(Incident.id.desc())
     return await summaries(s, (await s.execute(stmt.limit(limit))).scalars().all())
 
 
