@@ -1,6 +1,7 @@
 """End to end in a real browser: Debian's chromium, driven by Playwright, against the real server
 process, a real MQTT broker and a SQLite file. Screenshots of the main screens go to
-test-artifacts/ (and the queue and detail ones to docs/img/ for the README).
+test-artifacts/ (and, with HUYUAN_UPDATE_DOC_SCREENSHOTS=1, the queue and detail ones to
+docs/img/ for the README).
 """
 
 from __future__ import annotations
@@ -118,7 +119,8 @@ async def shot(page: Page, name: str, *, docs: bool = False, full_page: bool = F
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"console-{name}.png"
     await page.screenshot(path=str(path), full_page=full_page)
-    if docs:
+    # Refreshing the README's screenshots is a deliberate act, not a side effect of `make test`.
+    if docs and os.environ.get("HUYUAN_UPDATE_DOC_SCREENSHOTS") == "1":
         DOCS_IMG.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOCS_IMG / f"console-{name}.png")
 
