@@ -102,8 +102,8 @@ async def test_sos_gets_a_15_minute_deadline_and_an_offer_to_the_nearest_helper(
     assert await offers_of(workflow.db, incident_id) == [(district.h1, "pending")]
     sms = await outbox_of(workflow.db, incident_id)
     assert [(p, r) for p, r, _ in sms] == [
-        ("family", "+8613900000001"),
-        ("family", "+8613900000002"),
+        ("family_received", "+8613900000001"),
+        ("family_received", "+8613900000002"),
         ("helper_offer", "+8613700000001"),
     ]
     helper_sms = sms[2][2]
@@ -148,8 +148,11 @@ async def test_accept_assigns_the_helper_and_tells_the_family(
     assert incident.assigned_helper_id == district.h1
     assert incident.eta_at is not None and incident.eta_at < incident.deadline
     assert incident.sla_status == "on_track"
-    family = [b for p, _, b in await outbox_of(workflow.db, incident_id) if p == "family"]
-    assert len(family) == 4 and "黄少卿" in family[-1]
+    family = [
+        (p, b) for p, _, b in await outbox_of(workflow.db, incident_id) if p.startswith("family")
+    ]
+    assert [p for p, _ in family] == ["family_received"] * 2 + ["family_on_the_way"] * 2
+    assert "黄少卿" in family[-1][1] and "已出发" in family[-1][1]
 
 
 async def test_decline_moves_the_offer_to_the_next_helper(
