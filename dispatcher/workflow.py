@@ -8,6 +8,7 @@ timer loop all come through here; none of them changes an incident any other way
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -25,6 +26,7 @@ from dispatcher.core import (
     Decline,
     DeviceAlarm,
     DeviceCancel,
+    DeviceReport,
     EscalateByHand,
     Event,
     FalseAlarm,
@@ -37,6 +39,7 @@ from dispatcher.core import (
     event_for_timer,
     needs_candidates,
     open_incident,
+    route,
 )
 from dispatcher.errors import Conflict, NotFound
 from dispatcher.matching import DEFAULT_POLICY, MatchingPolicy
@@ -151,8 +154,8 @@ class Workflow:
             summary=summary,
             elder_id=elder.id if elder else None,
             device_id=device_id,
-            lat=lat if lat is not None else (elder.home_lat if elder else None),
-            lon=lon if lon is not None else (elder.home_lon if elder else None),
+            lat=lat,
+            lon=lon,
             actor=actor,
             unregistered=unregistered,
             late=late,
@@ -160,6 +163,14 @@ class Workflow:
             notify_family=notify_family,
             defer_dispatch=defer_dispatch,
         )
+        return await self.open(s, new, now)
+
+    async def open(self, s: Session, new: NewIncident, now: datetime) -> Incident:
+        """Open ``new``; without a position of its own it is sent to the elder's home."""
+        if new.lat is None or new.lon is None:
+            elder = await self.incidents.elder(s, new.elder_id)
+            if elder is not None:
+                new = dataclasses.replace(new, lat=elder.home_lat, lon=elder.home_lon)
         candidates = []
         if needs_candidates(None, new):
             probe = open_incident(new, now, self.core)  # the new incident's facts, for ranking
@@ -169,12 +180,28 @@ class Workflow:
         log.info(
             "incident_opened",
             incident_id=incident.id,
-            device_id=device_id,
-            category=category.value,
-            kind=kind,
-            unregistered=unregistered,
+            device_id=new.device_id,
+            category=new.category.value,
+            kind=new.kind,
+            unregistered=new.unregistered,
         )
         return incident
+
+    async def device_report(
+        self, s: Session, report: DeviceReport, now: datetime
+    ) -> Incident | None:
+        """What a device said, applied to the elder's open incident (the core routes it)."""
+        existing = await self.incidents.find_open(
+            s, elder_id=report.elder_id, device_id=report.device_id
+        )
+        state = await self.incidents.state_of(s, existing) if existing is not None else None
+        action = route(state, report)
+        if action is None:
+            return existing
+        if isinstance(action, NewIncident):
+            return await self.open(s, action, now)
+        assert existing is not None  # route() answers an event only for an open incident
+        return await self._run(s, existing, action, now)
 
     async def join(
         self, s: Session, incident: Incident, now: datetime, actor: str, summary: str

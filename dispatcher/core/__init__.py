@@ -49,6 +49,7 @@ from dispatcher.core.events import (
 )
 from dispatcher.core.notices import NOTICES, Moment, Purpose, Recipient
 from dispatcher.core.offers import NOT_ASKED_AGAIN, OFFER_TRANSITIONS, OfferMove, OfferStatus
+from dispatcher.core.reports import DeviceReport, ReportKind, route
 from dispatcher.core.state import CoreConfig, Decision, IncidentState, OfferView
 from dispatcher.core.timer_kinds import TIMER_EVENTS, TimerKind, event_for_timer
 
@@ -70,6 +71,7 @@ __all__ = [
     "Decline",
     "DeviceAlarm",
     "DeviceCancel",
+    "DeviceReport",
     "Dispatch",
     "Effect",
     "Escalate",
@@ -92,6 +94,7 @@ __all__ = [
     "Record",
     "ReleaseHelper",
     "RepeatPress",
+    "ReportKind",
     "ReserveHelper",
     "Resolve",
     "TimerKind",
@@ -100,4 +103,5 @@ __all__ = [
     "event_for_timer",
     "needs_candidates",
     "open_incident",
+    "route",
 ]
