@@ -72,6 +72,7 @@ from sla import (
 __all__ = ["decide", "needs_candidates", "open_incident"]
 
 FALSE_ALARM_OUTCOME = "false alarm"
+DEADLINE_CHECK_AFTER = timedelta(seconds=1)
 
 
 def needs_candidates(incident: IncidentState | None, event: Event | NewIncident) -> bool:
@@ -127,7 +128,8 @@ def open_incident(
         clock_rejected=new.clock_rejected,
     )
     d.arm(TimerKind.ACCEPT_CHECK, config.sla.accept_check_at(new.category, now))
-    d.arm(TimerKind.DEADLINE, deadline)
+    # Just after the deadline: at the deadline itself the promise still holds (sla.assess).
+    d.arm(TimerKind.DEADLINE, deadline + DEADLINE_CHECK_AFTER)
     if new.elder_id is not None and new.notify_family:
         d.tell(Moment.RECEIVED)
     if incident.origin is None:
@@ -244,8 +246,9 @@ class _Decider:
         choice = choose_helper(eligible[:1])
         best = choice.best
         if best is None:
+            if inc.has_candidates:  # said once, not on every retry
+                self.record(SYSTEM, "no_candidate")
             self.set(has_candidates=False)
-            self.record(SYSTEM, "no_candidate")
             self.arm(TimerKind.RETRY_DISPATCH, self.now + self.config.retry_dispatch_after)
             self.reassess()
             return
@@ -348,7 +351,7 @@ class _Decider:
         step = next((st for st in self.config.ladder if st.level == level), None)
         inc = self.incident
         if step is None or not should_fire(
-            step, current_level=inc.escalation_level, state=inc.state
+            step, current_level=inc.escalation_level, state=inc.state, status=inc.sla_status
         ):
             return
         self.set(escalation_level=level)
@@ -423,9 +426,10 @@ def _withdraw(d: _Decider, e: Withdraw) -> None:
                 d.move_offer(offer, OfferMove.RELEASE)
     d.record(e.actor, "helper_withdrawn", helper_id=helper_id, reason=e.reason)
     d.tell(Moment.HELPER_WITHDRAWN, helper_id, reason=e.reason)
-    if e.redispatch:
-        d.dispatch()
-    d.reassess()
+    if e.redispatch and d.incident.origin is not None:
+        d.dispatch()  # re-assesses with the next helper's ETA
+    else:
+        d.reassess()
 
 
 def _arrive(d: _Decider, e: Arrive) -> None:
@@ -461,7 +465,7 @@ def _false_alarm(d: _Decider, e: FalseAlarm) -> None:
     if helper_id is not None:
         d.effects.append(ReleaseHelper(helper_id))
     d.record(e.actor, "false_alarm", note=e.note)
-    d.tell(Moment.FALSE_ALARM, helper_id)
+    d.tell(Moment.FALSE_ALARM, helper_id, reason="false_alarm")
     d.reassess()
 
 
@@ -491,7 +495,7 @@ def _escalate_by_hand(d: _Decider, e: EscalateByHand) -> None:
     d.set(escalation_level=e.level)
     d.record(e.actor, "escalated", level=e.level.name.lower(), note=e.note, by_hand=True)
     if e.level >= Level.SUPERVISOR:
-        d.tell(Moment.ESCALATED, level=e.level.name.lower(), note=e.note, by_hand=True)
+        d.tell(Moment.ESCALATED, level=e.level.name.lower(), reason=e.note, by_hand=True)
 
 
 def _escalate(d: _Decider, e: Escalate) -> None:

@@ -13,10 +13,10 @@ one or two SMS segments). ``tests/dispatcher/core/test_notices.py`` walks every 
 | offer_withdrawn  |                | offer withdrawn         |                   |            |
 | accepted         | on the way     |                         | on the way, phone |            |
 | assigned_by_hand | on the way     | assigned by hand        | on the way, phone |            |
-| helper_withdrawn |                | stood down (reassign)   | helper changed    |            |
+| helper_withdrawn | helper changed | stood down (reassign)   | helper changed    |            |
 | arrived          | helper arrived |                         | arrived           |            |
 | resolved         |                | closed (unless by them) | closed, outcome   |            |
-| false_alarm      |                | stood down (false)      | false alarm       |            |
+| false_alarm      | cancelled      | stood down (false)      | false alarm       |            |
 | escalated        |                |                         |                   | escalation |
 """
 
@@ -71,6 +71,8 @@ class Purpose(StrEnum):
     FAMILY_FALSE_ALARM = "family_false_alarm"
     DEVICE_ON_THE_WAY = "device_on_the_way"
     DEVICE_ARRIVED = "device_arrived"
+    DEVICE_HELPER_CHANGED = "device_helper_changed"
+    DEVICE_CANCELLED = "device_cancelled"
     ESCALATION = "escalation"
 
 
@@ -93,6 +95,7 @@ NOTICES: Mapping[Moment, tuple[tuple[Recipient, Purpose], ...]] = MappingProxyTy
         ),
         _M.HELPER_WITHDRAWN: (
             (_R.HELPER, _P.HELPER_STOOD_DOWN),
+            (_R.DEVICE, _P.DEVICE_HELPER_CHANGED),
             (_R.FAMILY, _P.FAMILY_HELPER_CHANGED),
         ),
         _M.ARRIVED: (
@@ -105,6 +108,7 @@ NOTICES: Mapping[Moment, tuple[tuple[Recipient, Purpose], ...]] = MappingProxyTy
         ),
         _M.FALSE_ALARM: (
             (_R.HELPER, _P.HELPER_STOOD_DOWN),
+            (_R.DEVICE, _P.DEVICE_CANCELLED),
             (_R.FAMILY, _P.FAMILY_FALSE_ALARM),
         ),
         _M.ESCALATED: ((_R.SUPERVISORS, _P.ESCALATION),),

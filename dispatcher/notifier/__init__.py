@@ -12,9 +12,6 @@ from dispatcher.notifier.errors import NotifierError, PermanentSendError, Transi
 from dispatcher.notifier.texts import (
     amap_link,
     device_prompt,
-    escalation_sms,
-    family_sms,
-    helper_offer_sms,
     sms_segments,
     wgs84_to_gcj02,
 )
@@ -31,9 +28,6 @@ __all__ = [
     "backoff",
     "channel_from_settings",
     "device_prompt",
-    "escalation_sms",
-    "family_sms",
-    "helper_offer_sms",
     "sms_segments",
     "wgs84_to_gcj02",
 ]

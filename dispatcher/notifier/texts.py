@@ -1,100 +1,36 @@
-"""What our messages say: pure functions from facts to text, Chinese first, then one English line.
+"""The building blocks of our texts: the SMS signature, map links, segment counting, and the
+short prompt a device shows with its ack. The messages themselves, one per purpose, are in
+:mod:`dispatcher.notifier.messages`.
 
-Keep them short. One Chinese character makes the whole SMS UCS-2: 70 characters fit in one
-segment, and a longer text is split into 67-character segments that are each billed and can
-arrive out of order on old handsets. Every field earns its place: who, where (with a map link),
-what, by when, and how to answer. :func:`sms_segments` counts what a text will cost.
+One Chinese character makes the whole SMS UCS-2: 70 characters fit in one segment, and a longer
+text is split into 67-character segments that are each billed and can arrive out of order on old
+handsets. :func:`sms_segments` counts what a text will cost.
 
 Map links go to Amap (高德, ``uri.amap.com``): it is the map app most helpers in mainland China
-have, the link opens it directly (``callnative=1``) with navigation one tap away, and it loads
-fast there, unlike openstreetmap.org. Amap draws GCJ-02 coordinates while devices report WGS-84;
-a WGS-84 point put on Amap unconverted lands 100–700 m off, a street or a building away. We
-convert here with the well-known public formula (:func:`wgs84_to_gcj02`, ~1 m) instead of
-relying on Amap's ``coordinate=wgs84`` parameter, so the link is correct however it is opened and
-its coordinates can be checked in tests. Outside China the formula leaves points as they are.
+have and it loads fast there, unlike openstreetmap.org. Amap draws GCJ-02 coordinates while
+devices report WGS-84; a WGS-84 point put on Amap unconverted lands 100–700 m off, a street or a
+building away. We convert here with the well-known public formula (:func:`wgs84_to_gcj02`, ~1 m)
+instead of relying on Amap's ``coordinate=wgs84`` parameter, so the link is correct however it
+is opened and its coordinates can be checked in tests. Outside China the formula leaves points
+as they are. An SMS link carries five decimals (about a metre, finer than any fix) and no
+``callnative=1``: those 15 characters are an address line's worth in a two-segment text, and the
+Amap page opens the app in one tap (:func:`amap_link` adds it on request).
 """
 
 from __future__ import annotations
 
 import math
-from datetime import datetime
 
 __all__ = [
     "SIGNATURE",
     "amap_link",
     "device_prompt",
-    "escalation_sms",
-    "family_sms",
-    "helper_offer_sms",
     "sms_segments",
     "wgs84_to_gcj02",
 ]
 
 # Mainland carriers require a 【signature】 at the start of application-to-person SMS.
 SIGNATURE = "【护援】"
-
-_CATEGORY_ZH = {"emergency": "紧急求助", "general": "生活求助"}
-_CATEGORY_EN = {"emergency": "Emergency", "general": "Help request"}
-_LEVEL_ZH = {
-    "operator": "值班员告警",
-    "supervisor": "主管升级",
-    "emergency_services": "转120急救",
-}
-
-
-def helper_offer_sms(
-    *,
-    incident_id: int,
-    elder_name: str,
-    age: int | None,
-    address: str,
-    lat: float,
-    lon: float,
-    category: str,
-    summary: str,
-    deadline: datetime,
-    eta_minutes: int,
-    accept_url: str | None,
-    accept_code: str,
-) -> str:
-    """The offer to a helper: who, where, what, arrive by when, and how to accept."""
-    zh_kind, en_kind = _category(category)
-    by = _hhmm(deadline)
-    who = f"{elder_name}({age}岁)" if age is not None else elder_name
-    accept = f"接单请回复“1 {accept_code}”"
-    if accept_url:
-        accept += f"或打开 {accept_url}"
-    return "\n".join(
-        [
-            f"{SIGNATURE}{zh_kind}#{incident_id}：{who} {summary}",
-            f"地址：{address}",
-            f"地图：{amap_link(lat, lon)}",
-            f"请{by}前到达（约{eta_minutes}分钟路程）。{accept}",
-            f"{en_kind} #{incident_id}: arrive by {by}. Reply 1 {accept_code} to accept.",
-        ]
-    )
-
-
-def family_sms(
-    *,
-    elder_name: str,
-    summary: str,
-    helper_name: str | None,
-    eta_minutes: int | None,
-) -> str:
-    """Tells the elder's emergency contacts that help is on the way, or is being arranged."""
-    if helper_name is None:
-        return (
-            f"{SIGNATURE}{elder_name}发出求助（{summary}），呼叫中心正在安排服务人员，"
-            "请保持电话畅通。\n"
-            f"Huyuan: {elder_name} asked for help; we are arranging a helper."
-        )
-    eta_zh = f"，预计{eta_minutes}分钟到达" if eta_minutes is not None else ""
-    eta_en = f", about {eta_minutes} min" if eta_minutes is not None else ""
-    return (
-        f"{SIGNATURE}{elder_name}发出求助（{summary}），服务人员{helper_name}已出发{eta_zh}。\n"
-        f"Huyuan: help for {elder_name} is on the way ({helper_name}{eta_en})."
-    )
 
 
 def device_prompt(result: str, *, helper_assigned: bool) -> str:
@@ -111,26 +47,12 @@ def device_prompt(result: str, *, helper_assigned: bool) -> str:
     raise ValueError(f"unknown ack result {result!r}")
 
 
-def escalation_sms(
-    *,
-    level: str,
-    incident_id: int,
-    elder_name: str,
-    address: str,
-    reason: str,
-) -> str:
-    """Alerts an operator or supervisor that an incident needs a person to act on it now."""
-    level_zh = _LEVEL_ZH.get(level, level)
-    return (
-        f"{SIGNATURE}{level_zh}#{incident_id}：{elder_name}，{address}。原因：{reason}\n"
-        f"Escalation ({level}) #{incident_id}: {reason}"
-    )
-
-
-def amap_link(lat: float, lon: float) -> str:
-    """An Amap marker link for a WGS-84 point (converted to GCJ-02), opening the app on phones."""
+def amap_link(lat: float, lon: float, *, open_app: bool = False) -> str:
+    """An Amap marker link for a WGS-84 point (converted to GCJ-02); ``open_app`` makes phones
+    jump straight into the Amap app (15 characters more)."""
     gcj_lat, gcj_lon = wgs84_to_gcj02(lat, lon)
-    return f"https://uri.amap.com/marker?position={gcj_lon:.6f},{gcj_lat:.6f}&callnative=1"
+    link = f"https://uri.amap.com/marker?position={gcj_lon:.5f},{gcj_lat:.5f}"
+    return link + "&callnative=1" if open_app else link
 
 
 # Krasovsky 1940 ellipsoid, which GCJ-02 is defined on.
@@ -183,17 +105,3 @@ def sms_segments(body: str) -> int:
         return 1 if septets <= 160 else math.ceil(septets / 153)
     units = len(body.encode("utf-16-le")) // 2
     return 1 if units <= 70 else math.ceil(units / 67)
-
-
-def _category(category: str) -> tuple[str, str]:
-    try:
-        return _CATEGORY_ZH[category], _CATEGORY_EN[category]
-    except KeyError:
-        raise ValueError(f"unknown category {category!r}") from None
-
-
-def _hhmm(moment: datetime) -> str:
-    """Wall-clock hh:mm in the moment's own offset; a naive time has no meaning to a helper."""
-    if moment.utcoffset() is None:
-        raise ValueError("deadline must be timezone-aware")
-    return moment.strftime("%H:%M")
