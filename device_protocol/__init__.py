@@ -2,10 +2,31 @@
 
 Sans-I/O: nothing here opens a socket, reads the clock or touches a database, so the dispatcher,
 the simulator and device vendors' test rigs all share exactly one definition of the protocol.
+What ``decode`` returns is bounded as ``limits`` says, safe to store and log as it is; whatever
+it cannot read raises a ``ProtocolError``, never anything else.
 """
 
 from device_protocol.codec import decode, decode_outbound, encode, topic_of
 from device_protocol.errors import DeviceMismatchError, PayloadError, ProtocolError, TopicError
+from device_protocol.limits import (
+    CLOCK_MAX_AHEAD,
+    CLOCK_MAX_BEHIND,
+    INT32_MAX,
+    INT64_MAX,
+    MAX_ACCURACY_M,
+    MAX_ALARM_CODE_LENGTH,
+    MAX_ALARMS,
+    MAX_BLOOD_PRESSURE_MMHG,
+    MAX_CELSIUS,
+    MAX_DETAIL_LENGTH,
+    MAX_HEART_RATE_BPM,
+    MAX_ID_LENGTH,
+    MAX_INTERVAL_S,
+    MAX_PAYLOAD_BYTES,
+    MAX_REASON_LENGTH,
+    MAX_TRIGGER_LENGTH,
+    PRINTABLE_PATTERN,
+)
 from device_protocol.messages import (
     MODEL_BY_KIND,
     Ack,
@@ -48,10 +69,27 @@ from device_protocol.topics import (
 )
 
 __all__ = [
+    "CLOCK_MAX_AHEAD",
+    "CLOCK_MAX_BEHIND",
     "DEVICE_ID_PATTERN",
     "INBOUND_KINDS",
+    "INT32_MAX",
+    "INT64_MAX",
+    "MAX_ACCURACY_M",
+    "MAX_ALARMS",
+    "MAX_ALARM_CODE_LENGTH",
+    "MAX_BLOOD_PRESSURE_MMHG",
+    "MAX_CELSIUS",
+    "MAX_DETAIL_LENGTH",
+    "MAX_HEART_RATE_BPM",
+    "MAX_ID_LENGTH",
+    "MAX_INTERVAL_S",
+    "MAX_PAYLOAD_BYTES",
+    "MAX_REASON_LENGTH",
+    "MAX_TRIGGER_LENGTH",
     "MODEL_BY_KIND",
     "OUTBOUND_KINDS",
+    "PRINTABLE_PATTERN",
     "PROTOCOL_VERSION",
     "TOPIC_ROOT",
     "Ack",

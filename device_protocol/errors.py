@@ -4,8 +4,9 @@
 
     ProtocolError                 reason, device_id, msg_id, kind
      ├── TopicError               unknown or malformed topic, bad device id
-     ├── PayloadError             not JSON, missing field, wrong type, bad coordinate,
-     │                            timestamp without offset, unsupported version
+     ├── PayloadError             not JSON, too large, missing field, wrong type, out of range,
+     │                            control character, bad coordinate, unusable timestamp,
+     │                            timestamp outside the window, unsupported version
      └── DeviceMismatchError      the payload's device_id is not the topic's
 
 Pydantic's ``ValidationError`` is translated here, once, into a ``reason`` a duty engineer can read
@@ -13,14 +14,21 @@ in a log line without knowing pydantic. ``device_id``, ``msg_id`` and ``kind`` a
 they can be read from the rejected frame, so the server can still answer with a ``rejected`` ack
 (a device retries an unacknowledged SOS forever) and can tell an unreadable SOS from unreadable
 telemetry.
+
+A ``reason`` is always one printable line of at most ``MAX_REASON_LENGTH`` characters: quoted
+input is shortened and control characters escaped, so it can go into a log line, a database text
+column or an ``ack`` as it is.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
+
+from device_protocol.limits import MAX_REASON_LENGTH
 
 if TYPE_CHECKING:
     from device_protocol.topics import Kind
@@ -31,11 +39,14 @@ __all__ = [
     "ProtocolError",
     "TopicError",
     "payload_error_from",
+    "short_repr",
 ]
 
 _COORDINATE_RANGES = {"lat": "-90..90", "lon": "-180..180"}
 _BOUND_TYPES = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal"})
 _TIMESTAMP_SHAPE = "expected RFC 3339 with an offset, like 2024-05-01T08:00:00+08:00"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_SHORT = 60
 
 
 class ProtocolError(Exception):
@@ -49,6 +60,7 @@ class ProtocolError(Exception):
         msg_id: str | None = None,
         kind: Kind | None = None,
     ) -> None:
+        reason = _printable(reason)
         super().__init__(reason)
         self.reason = reason
         self.device_id = device_id
@@ -85,7 +97,7 @@ def _reason_of(error: Any) -> str:
     kind: str = error["type"]
     loc: tuple[str | int, ...] = error["loc"]
     where = _dotted(loc)
-    value = _short(error.get("input"))
+    value = short_repr(error.get("input"))
     ctx: dict[str, Any] = error.get("ctx") or {}
     if kind == "json_invalid":
         return f"payload is not valid JSON: {ctx.get('error', error['msg'])}"
@@ -97,6 +109,10 @@ def _reason_of(error: Any) -> str:
         return f"unsupported protocol version {value} (this server speaks v1)"
     if kind == "timezone_aware":
         return f"timestamp without offset in '{where}'"
+    if kind == "timestamp_range":
+        return f"timestamp out of range in '{where}': {value} (years 0001 and 9999 are refused)"
+    if kind == "string_pattern_mismatch" and _has_control(error.get("input")):
+        return f"control character in '{where}'"
     if kind.startswith(("datetime_", "date_")):
         return f"bad timestamp in '{where}': {_TIMESTAMP_SHAPE}"
     if loc and loc[-1] in _COORDINATE_RANGES and kind in _BOUND_TYPES | {"finite_number"}:
@@ -120,10 +136,24 @@ def _dotted(loc: Sequence[str | int]) -> str:
     return out
 
 
-def _short(value: object) -> str:
-    # Rejected payloads come from the outside world: keep one huge field from flooding the log.
+def short_repr(value: object) -> str:
+    """``repr(value)`` cut to 60 characters: rejected input must not flood a log line."""
+    if isinstance(value, str | bytes) and len(value) > _SHORT:
+        value = value[:_SHORT]  # a 10 MB string is not copied whole just to be cut
     text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if len(text) <= _SHORT else text[: _SHORT - 3] + "..."
+
+
+def _has_control(value: object) -> bool:
+    return isinstance(value, str) and _CONTROL.search(value) is not None
+
+
+def _printable(reason: str) -> str:
+    # A safety net: reasons quote input through repr(), which escapes these already.
+    reason = _CONTROL.sub(lambda found: repr(found.group())[1:-1], reason)
+    if len(reason) > MAX_REASON_LENGTH:
+        reason = reason[: MAX_REASON_LENGTH - 3] + "..."
+    return reason
 
 
 def _lower_first(text: str) -> str:

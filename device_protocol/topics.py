@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from device_protocol.errors import TopicError
+from device_protocol.errors import TopicError, short_repr
 
 __all__ = [
     "DEVICE_ID_PATTERN",
@@ -101,22 +101,26 @@ def lane_of(kind: Kind) -> Lane:
 def topic_for(device_id: str, kind: Kind) -> str:
     """The topic a message of ``kind`` about ``device_id`` is published on."""
     if _DEVICE_ID.fullmatch(device_id) is None:
-        raise TopicError(f"bad device id {device_id!r}: expected 1-64 of A-Z a-z 0-9 _ -")
+        raise TopicError(f"bad device id {short_repr(device_id)}: expected 1-64 of A-Z a-z 0-9 _ -")
     return f"{_PREFIX}{device_id}/{kind.value}"
 
 
 def parse_topic(topic: str) -> tuple[str, Kind]:
     """Split a concrete topic into its device id and kind, or raise ``TopicError``."""
     if not topic.startswith(_PREFIX):
-        raise TopicError(f"topic {topic!r} is not under {TOPIC_ROOT}/")
+        raise TopicError(f"topic {short_repr(topic)} is not under {TOPIC_ROOT}/")
     device_id, _, suffix = topic[len(_PREFIX) :].partition("/")
     if _DEVICE_ID.fullmatch(device_id) is None:
         raise TopicError(
-            f"bad device id {device_id!r} in topic {topic!r}: expected 1-64 of A-Z a-z 0-9 _ -"
+            f"bad device id {short_repr(device_id)} in topic {short_repr(topic)}:"
+            " expected 1-64 of A-Z a-z 0-9 _ -"
         )
     kind = _KIND_BY_SUFFIX.get(suffix)
     if kind is None:
-        raise TopicError(f"unknown message kind {suffix!r} in topic {topic!r}", device_id=device_id)
+        raise TopicError(
+            f"unknown message kind {short_repr(suffix)} in topic {short_repr(topic)}",
+            device_id=device_id,
+        )
     return device_id, kind
 
 

@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from device_protocol import (
+    MAX_REASON_LENGTH,
     DeviceMismatchError,
     Kind,
     PayloadError,
@@ -135,6 +136,54 @@ INVALID_FRAMES: list[tuple[str, bytes, type[ProtocolError], str]] = [
     (*frame(Kind.HEARTBEAT, charging=False, interval_s=60), PayloadError, "'battery_pct'"),
     (*frame(Kind.STATUS, state="sleeping"), PayloadError, "in 'state'"),
     (*frame(Kind.CMD_RES, ok=True), PayloadError, "missing field 'ack_of'"),
+    # Limits: what the server stores must fit its columns, its logs and its clock.
+    (*frame(Kind.SOS, msg_id="m\x00", **SOS), PayloadError, "control character in 'msg_id'"),
+    (*frame(Kind.SOS, trigger="a\nb", **SOS), PayloadError, "control character in 'trigger'"),
+    (
+        *frame(Kind.ALARM, alarms=["low_battery", "a\x00"]),
+        PayloadError,
+        "control character in 'alarms[1]'",
+    ),
+    (
+        *frame(Kind.ALARM, alarms=["x"] * 17),
+        PayloadError,
+        "in 'alarms': list should have at most 16 items",
+    ),
+    (*frame(Kind.CMD_RES, ack_of="s", ok=True, detail="\x7f"), PayloadError, "in 'detail'"),
+    (*frame(Kind.CMD_RES, ack_of="s", ok=True, detail="d" * 501), PayloadError, "in 'detail'"),
+    (
+        *frame(Kind.HEARTBEAT, battery_pct=80, charging=False, interval_s=2**31),
+        PayloadError,
+        "bad value 2147483648 in 'interval_s': input should be less than or equal to 604800",
+    ),
+    (*frame(Kind.SOS, seq=2**63, **SOS), PayloadError, "in 'seq'"),
+    (
+        *frame(Kind.VITALS, heart_rate={"bpm": 301, "status": "valid"}),
+        PayloadError,
+        "in 'heart_rate.bpm'",
+    ),
+    (
+        *frame(Kind.VITALS, temperature={"celsius": 51, "status": "valid"}),
+        PayloadError,
+        "in 'temperature.celsius'",
+    ),
+    (*frame(Kind.LOCATION, location={**FIX, "acc_m": 1e308}), PayloadError, "'location.acc_m'"),
+    (
+        *frame(Kind.SOS, ts="0001-01-01T00:00:00+23:59", **SOS),
+        PayloadError,
+        "timestamp out of range in 'ts': '0001-01-01T00:00:00+23:59'",
+    ),
+    (
+        *frame(Kind.LOCATION, location={**FIX, "fix_ts": "9999-12-31T23:59:59-23:59"}),
+        PayloadError,
+        "timestamp out of range in 'location.fix_ts'",
+    ),
+    (
+        *frame(Kind.STATUS, state="online", x="x" * 70_000),
+        PayloadError,
+        "payload of 70",
+    ),
+    (*raw(Kind.SOS, b"[" * 10_000), PayloadError, "payload is not valid JSON: recursion limit"),
 ]
 
 
@@ -213,3 +262,32 @@ def test_huge_values_are_shortened_in_reasons() -> None:
     with pytest.raises(PayloadError) as caught:
         decode(*frame(Kind.SOS, state="x" * 10_000))
     assert len(caught.value.reason) < 200
+
+
+def test_a_huge_topic_is_shortened_in_the_reason() -> None:
+    """A megabyte of topic is cut short in the reason, so one frame cannot flood the log."""
+    with pytest.raises(TopicError) as caught:
+        decode("hyt/v1/d/" + "9" * 1_000_000 + "/evt/sos", VALID_SOS)
+    assert len(caught.value.reason) <= MAX_REASON_LENGTH
+
+
+def test_control_characters_never_reach_a_reason() -> None:
+    """A reason quoting a topic with NUL and escapes shows them escaped, on one line."""
+    with pytest.raises(TopicError) as caught:
+        decode(f"hyt/v1/d/{DEVICE}/evt/sos\x00\n\x1b[2J", VALID_SOS)
+    assert "\\x00" in caught.value.reason
+    assert not any(ord(char) < 32 for char in caught.value.reason)
+
+
+def test_a_msg_id_with_a_control_character_is_never_peeked() -> None:
+    """A refused frame's msg_id is only reported when decode would have accepted it."""
+    with pytest.raises(PayloadError) as caught:
+        decode(*frame(Kind.SOS, msg_id="m\x00", **SOS))
+    assert caught.value.msg_id is None
+
+
+def test_strange_parser_failures_become_payload_errors() -> None:
+    """A bytearray of odd bytes, or nesting past any limit, is a PayloadError, never a crash."""
+    for payload in (bytearray(b"\xff" * 10), b"{" * 60_000, b'{"v":' + b"9" * 60_000 + b"}"):
+        with pytest.raises(PayloadError):
+            decode(f"hyt/v1/d/{DEVICE}/tel/heartbeat", payload)
