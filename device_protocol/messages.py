@@ -346,7 +346,7 @@ class CommandRequest(Envelope):
 
     KIND = Kind.CMD_REQ
 
-    cmd: Literal["locate_now", "set_sos_numbers", "set_report_interval"]
+    cmd: Literal["locate_now", "set_sos_numbers", "set_report_interval", "show_prompt"]
     args: dict[str, object] = Field(default_factory=dict)
 
 
