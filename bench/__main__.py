@@ -13,6 +13,7 @@ SUITES = [
     ("MQTT adapter: QoS 1 telemetry in, acknowledged", "bench.mqtt_ingest"),
     ("whole server: telemetry committed, SOS-to-ack latency", "bench.pipeline"),
     ("simulator: fast mode on the scenarios", "bench.simulator"),
+    ("poison fuzz: hostile frames on every topic, PostgreSQL", "bench.poison_fuzz"),
 ]
 
 

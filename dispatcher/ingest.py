@@ -6,11 +6,13 @@ connections and loops, so a telemetry backlog never delays an SOS (DESIGN.md §3
 
 A message is acknowledged to the broker only after its effects are committed: if the process
 dies first, the broker redelivers it and the (device_id, msg_id) dedupe makes that harmless.
+A message whose handling fails twice is ``refuse``d (``dispatcher.lane_guard`` decides when).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from device_protocol import (
+    DEVICE_ID_PATTERN,
     Ack,
     AlarmEvent,
     CommandResult,
@@ -38,12 +41,13 @@ from device_protocol import (
     VitalsReport,
     decode,
     encode,
+    parse_topic,
     peek_device_id,
     topic_for,
 )
 from dispatcher.clock import Clock, utcnow
 from dispatcher.notifier.texts import device_prompt
-from dispatcher.store.database import Database
+from dispatcher.store.database import Database, is_outage
 from dispatcher.store.models import (
     DeadLetter,
     Device,
@@ -61,6 +65,13 @@ log = structlog.get_logger(__name__)
 # A device's clock may be off, and a press may sit in its retry queue: past this age it is
 # flagged late for the operators — and still handled, never dropped (DESIGN.md §4).
 LATE_AFTER = timedelta(minutes=5)
+# A dead letter keeps the payload as received, up to this much (the broker's message_size_limit
+# should stop anything larger; see docs/operations.md).
+MAX_DEAD_LETTER_BYTES = 1024 * 1024
+_DEVICE_ID = re.compile(DEVICE_ID_PATTERN)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+DeadItem = tuple["Inbound", str, str | None, str | None]  # message, reason, device_id, msg_id
 
 
 class Inbound(Protocol):
@@ -159,12 +170,22 @@ class Ingest:
         """One sos/fall/alarm: committed, then acknowledged to the broker and the device."""
         now = msg.received_at
         try:
-            message = decode(msg.topic, msg.payload)
+            # The contract checks ts against our receive time: an emergency with a wrong device
+            # clock decodes on server time (clock_rejected says why), telemetry is refused.
+            message = decode(msg.topic, msg.payload, received_at=now)
         except ProtocolError as exc:
-            await self._dead_letter([(msg, exc.reason, exc.device_id, exc.msg_id)])
-            incident_id = None
-            if exc.kind in (Kind.SOS, Kind.FALL) and exc.device_id is not None:
-                incident_id = await self._unreadable_press(exc, exc.device_id, now)
+            dead: DeadItem = (msg, exc.reason, exc.device_id, exc.msg_id)
+            incident_id, new = None, False
+            # The dead letter and the press commit together: a retry never keeps it twice.
+            async with self.db.session(priority=True) as s:
+                self._add_dead_letters(s, [dead])
+                if exc.kind in (Kind.SOS, Kind.FALL) and exc.device_id is not None:
+                    incident_id, new = await self._unreadable_press(
+                        s, exc.device_id, exc.kind, exc.msg_id, exc.reason, now
+                    )
+            self._dead_lettered([dead])
+            if new and incident_id is not None:
+                self.to_dispatch.put_nowait(incident_id)
             broker.ack(msg)
             device_id = exc.device_id or peek_device_id(msg.topic)
             self._reject(broker, device_id, exc.msg_id, exc.reason, now, incident_id)
@@ -196,7 +217,11 @@ class Ingest:
             )
             broker.publish(topic_for(message.device_id, Kind.ACK), encode(ack), qos=1)
         bound.info(
-            "emergency_handled", result=result, incident_id=incident_id, kind=type(message).__name__
+            "emergency_handled",
+            result=result,
+            incident_id=incident_id,
+            kind=type(message).__name__,
+            clock_rejected=getattr(message, "clock_rejected", None),
         )
         if incident_id is not None and result == "accepted":
             # Matching runs in its own task so the next press is acknowledged without waiting.
@@ -307,7 +332,8 @@ class Ingest:
     ) -> None:
         """Tell the device its message was unusable — only when we can say which message."""
         self._count("rejected")
-        if device_id is None or not ack_of:
+        ack_of = _usable_msg_id(ack_of)
+        if device_id is None or _DEVICE_ID.fullmatch(device_id) is None or ack_of is None:
             return
         ack = Ack(
             v=1,
@@ -318,45 +344,97 @@ class Ingest:
             result="rejected",
             incident_id=incident_id,
             prompt=device_prompt("accepted", helper_assigned=True) if incident_id else None,
-            reason=reason[:200],
+            reason=_printable(reason, 200),
         )
         broker.publish(topic_for(device_id, Kind.ACK), encode(ack), qos=1)
 
     async def _unreadable_press(
-        self, exc: ProtocolError, device_id: str, now: datetime
-    ) -> int | None:
-        """A registered device's SOS we cannot read is still someone pressing SOS."""
-        async with self.db.session(priority=True) as s:
-            device = await s.get(Device, device_id)
-            if device is None:
-                return None
-            seen = None
-            if exc.msg_id:
-                seen, previous = await self._first_sighting(
-                    s, device_id, exc.msg_id, "unreadable", now
-                )
-                if seen is None:
-                    return previous
-            elder = await s.get(Elder, device.elder_id) if device.elder_id else None
-            kind = "fall" if exc.kind == Kind.FALL else "sos"
-            label = "fall" if kind == "fall" else "SOS"
-            summary = f"无法解析的呼救 Unreadable {label} message: {exc.reason}"[:300]
-            existing = await self.workflow.find_open(
-                s, elder_id=device.elder_id, device_id=device_id
-            )
-            incident_id = await self._press(
-                s, existing, kind=kind, summary=summary,
-                elder=elder, device_id=device_id, lat=device.last_lat, lon=device.last_lon, now=now,
-            )  # fmt: skip
-            if seen is not None:
-                seen.incident_id = incident_id
-        self.to_dispatch.put_nowait(incident_id)
+        self,
+        s: AsyncSession,
+        device_id: str,
+        kind: Kind,
+        msg_id: str | None,
+        reason: str,
+        now: datetime,
+    ) -> tuple[int | None, bool]:
+        """A registered device's SOS we cannot read is still someone pressing SOS.
+
+        Returns the incident it opened or joined, and whether this press is new (not a retry of
+        one already seen): only a new one is dispatched.
+        """
+        device = await s.get(Device, device_id)
+        if device is None:
+            return None, False
+        seen = None
+        msg_id = _usable_msg_id(msg_id)
+        if msg_id:
+            seen, previous = await self._first_sighting(s, device_id, msg_id, "unreadable", now)
+            if seen is None:
+                return previous, False
+        elder = await s.get(Elder, device.elder_id) if device.elder_id else None
+        press = "fall" if kind == Kind.FALL else "sos"
+        label = "fall" if press == "fall" else "SOS"
+        summary = _printable(f"无法解析的呼救 Unreadable {label} message: {reason}", 300)
+        existing = await self.workflow.find_open(s, elder_id=device.elder_id, device_id=device_id)
+        incident_id = await self._press(
+            s, existing, kind=press, summary=summary,
+            elder=elder, device_id=device_id, lat=device.last_lat, lon=device.last_lon, now=now,
+        )  # fmt: skip
+        if seen is not None:
+            seen.incident_id = incident_id
         log.warning("unreadable_press", device_id=device_id, incident_id=incident_id)
-        return incident_id
+        return incident_id, True
+
+    async def refuse(self, msg: Inbound, broker: Broker, reason: str) -> None:
+        """The last word on a message whose handling failed twice: kept, acknowledged, answered.
+
+        It becomes a dead letter with ``reason`` and is acknowledged, and the device gets a
+        ``rejected`` ack. An SOS or fall from a registered device still opens (or joins) an
+        incident — someone pressed the button — unless even that fails, which is logged: the dead
+        letter must be kept whatever the press does. Raises only if the dead letter cannot be
+        written (the caller treats that as an outage and tries again).
+        """
+        now = msg.received_at
+        device_id: str | None
+        kind: Kind | None
+        try:
+            device_id, kind = parse_topic(msg.topic)
+        except ProtocolError:
+            device_id, kind = peek_device_id(msg.topic), None
+        try:
+            msg_id: str | None = decode(msg.topic, msg.payload, received_at=now).msg_id
+        except ProtocolError as exc:
+            msg_id = exc.msg_id
+        msg_id = _usable_msg_id(msg_id)
+        dead: DeadItem = (msg, reason, device_id, msg_id)
+        incident_id, new = None, False
+        async with self.db.session(priority=True) as s:
+            self._add_dead_letters(s, [dead])
+            if kind in (Kind.SOS, Kind.FALL) and device_id is not None:
+                try:
+                    async with s.begin_nested():
+                        incident_id, new = await self._unreadable_press(
+                            s, device_id, kind, msg_id, reason, now
+                        )
+                except Exception as exc:
+                    if is_outage(exc):
+                        raise
+                    log.error(
+                        "unreadable_press_failed", device_id=device_id, error=f"{exc!r}"[:300]
+                    )
+        self._dead_lettered([dead])
+        self._count("refused")
+        if new and incident_id is not None:
+            self.to_dispatch.put_nowait(incident_id)
+        broker.ack(msg)
+        self._reject(broker, device_id, msg_id, "could not be processed", now, incident_id)
 
     async def dispatch_next(self) -> None:
         """Wait for a freshly opened incident and offer it to a helper."""
-        incident_id = await self.to_dispatch.get()
+        await self.dispatch(await self.to_dispatch.get())
+
+    async def dispatch(self, incident_id: int) -> None:
+        """Offer one incident to a helper, if its dispatch timer is still pending."""
         async with self.db.session(priority=True) as s:
             await self.workflow.dispatch_due(s, incident_id, self.clock())
 
@@ -370,14 +448,15 @@ class Ingest:
     async def handle_telemetry(self, batch: Sequence[Inbound], broker: Broker) -> None:
         """A batch of telemetry, written in one transaction, then acknowledged."""
         decoded: list[tuple[Inbound, InboundMessage]] = []
-        dead: list[tuple[Inbound, str, str | None, str | None]] = []
+        dead: list[DeadItem] = []
         for msg in batch:
             try:
-                decoded.append((msg, decode(msg.topic, msg.payload)))
+                decoded.append((msg, decode(msg.topic, msg.payload, received_at=msg.received_at)))
             except ProtocolError as exc:
                 dead.append((msg, exc.reason, exc.device_id, exc.msg_id))
-        if decoded:
-            async with self.db.session() as s:
+        # One transaction for the batch and its dead letters: a retry never keeps one twice.
+        async with self.db.session() as s:
+            if decoded:
                 now = decoded[-1][0].received_at
                 known = await self.devices.resolve(s, {m.device_id for _, m in decoded}, now)
                 registered = []
@@ -390,9 +469,9 @@ class Ingest:
                 for msg, m in registered:
                     if isinstance(m, VitalsReport):
                         await self._check_vitals(s, m, known[m.device_id], msg.received_at)
-            self._count("telemetry", len(decoded))
-        if dead:
-            await self._dead_letter(dead)
+            self._add_dead_letters(s, dead)
+        self._count("telemetry", len(decoded))
+        self._dead_lettered(dead)
         for msg in batch:
             broker.ack(msg)
         for msg, reason, device_id, msg_id in dead:
@@ -502,7 +581,7 @@ class Ingest:
         findings = abnormal_vitals(m, self.thresholds)
         if not findings:
             return
-        summary = "体征异常 Abnormal vitals: " + "; ".join(findings)
+        summary = _printable("体征异常 Abnormal vitals: " + "; ".join(findings), 300)
         actor = f"device:{m.device_id}"
         existing = await self.workflow.find_open(s, elder_id=info.elder_id, device_id=m.device_id)
         if existing is not None:
@@ -532,23 +611,35 @@ class Ingest:
             seconds=device.report_interval_s * self.offline_after_intervals
         )
 
-    async def _dead_letter(
-        self, items: Sequence[tuple[Inbound, str, str | None, str | None]]
-    ) -> None:
-        async with self.db.session() as s:
-            for msg, reason, device_id, _msg_id in items:
-                s.add(
-                    DeadLetter(
-                        received_at=msg.received_at,
-                        topic=msg.topic[:300],
-                        device_id=device_id or peek_device_id(msg.topic),
-                        reason=reason,
-                        payload=msg.payload,
-                    )
+    def _add_dead_letters(self, s: AsyncSession, items: Sequence[DeadItem]) -> None:
+        """Keep each message as received, in the caller's transaction; nothing here can be refused
+        for its content (the payload is bytes, the texts are made printable)."""
+        for msg, reason, device_id, _msg_id in items:
+            payload = bytes(msg.payload)
+            if len(payload) > MAX_DEAD_LETTER_BYTES:
+                reason += f" (payload of {len(payload)} bytes kept to {MAX_DEAD_LETTER_BYTES})"
+                payload = payload[:MAX_DEAD_LETTER_BYTES]
+            if device_id is None or _DEVICE_ID.fullmatch(device_id) is None:
+                device_id = peek_device_id(msg.topic)
+            s.add(
+                DeadLetter(
+                    received_at=msg.received_at,
+                    topic=_printable(msg.topic, 65_535),  # an MQTT topic's own limit
+                    device_id=device_id,
+                    reason=_printable(reason, 2000),
+                    payload=payload,
                 )
+            )
+
+    def _dead_lettered(self, items: Sequence[DeadItem]) -> None:
+        """Log and count dead letters once they are committed."""
         for msg, reason, device_id, msg_id in items:
             log.warning(
-                "dead_letter", topic=msg.topic, device_id=device_id, msg_id=msg_id, reason=reason
+                "dead_letter",
+                topic=_printable(msg.topic, 200),
+                device_id=device_id,
+                msg_id=_printable(msg_id, 64) if msg_id else None,
+                reason=_printable(reason, 500),
             )
         self._count("dead_letters", len(items))
 
@@ -562,6 +653,20 @@ async def mark_silent_devices_offline(s: AsyncSession, now: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _printable(text: str, limit: int) -> str:
+    """``text`` safe for any column, log line or SMS: control characters and lone surrogates
+    escaped, at most ``limit`` characters."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)[:limit]
+
+
+def _usable_msg_id(msg_id: str | None) -> str | None:
+    """A msg_id fit for the dedupe key and an ack (1-64 printable characters), else None."""
+    if not msg_id or len(msg_id) > 64 or _printable(msg_id, 64) != msg_id:
+        return None
+    return msg_id
 
 
 def _kind_of(m: InboundMessage) -> str:

@@ -1,9 +1,16 @@
 """The composition root: every resource opened as an async context manager, one task group.
 
 Order matters: broker, database (migrated), ingest subscriptions — and only once both lanes are
-subscribed does the web server start and /readyz say ready. An unexpected exception in any loop
-ends the whole process with a non-zero exit (a dead ingest loop behind a healthy-looking API is
-the worst failure an emergency service can have); SIGTERM/SIGINT stop it gracefully with exit 0.
+subscribed does the web server start and /readyz say ready. A database that is down at start-up
+is waited for (retried with backoff, logged, SIGTERM still stops it): nothing listens on HTTP
+until it answers.
+
+Every loop runs its work through a ``LaneGuard`` (``dispatcher.lane_guard``): a message that
+fails twice becomes a dead letter, and a database outage pauses the loop, retried with backoff,
+while /readyz says not ready; it resumes by itself. Any other exception in a loop is a fault in
+the process's own machinery and ends the whole process with a non-zero exit (a dead ingest loop
+behind a healthy-looking API is the worst failure an emergency service can have); SIGTERM/SIGINT
+stop it gracefully with exit 0.
 """
 
 from __future__ import annotations
@@ -12,10 +19,11 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Generator
+from collections.abc import Awaitable, Generator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -24,6 +32,7 @@ import uvicorn
 from device_protocol import Lane, subscription_filters
 from dispatcher.clock import Clock, utcnow
 from dispatcher.ingest import Ingest
+from dispatcher.lane_guard import DatabaseHealth, GuardedIngest, LaneGuard
 from dispatcher.matching import DEFAULT_POLICY, MatchingPolicy
 from dispatcher.mqtt import EmbeddedBroker, MqttIngestClient
 from dispatcher.notifier.channels import Channel, channel_from_settings
@@ -41,6 +50,8 @@ from dispatcher.workflow import Workflow, WorkflowConfig
 from sla import SlaPolicy
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 
 class _Shutdown(Exception):
@@ -141,8 +152,11 @@ class Server:
                 db = await stack.enter_async_context(
                     Database(settings.database_url, schema=settings.database_schema)
                 )
+                health = DatabaseHealth()
+                guard = LaneGuard(health)
+                await self._unless_stopped(guard.ride_out("startup", db.ping))
                 if settings.auto_migrate:
-                    await upgrade(db)
+                    await self._unless_stopped(guard.ride_out("startup", lambda: upgrade(db)))
                 channel = self.channel or channel_from_settings(
                     settings.twilio_account_sid,
                     settings.twilio_auth_token,
@@ -159,8 +173,8 @@ class Server:
                     offline_after_intervals=settings.offline_after_intervals,
                     clock=self.clock,
                 )
-                async with db.session() as s:
-                    await ingest.devices.load(s)
+                await self._unless_stopped(guard.ride_out("startup", lambda: _load(db, ingest)))
+                lanes = GuardedIngest(ingest, guard)
                 group = settings.mqtt_shared_group if shared else None
                 emergency = await stack.enter_async_context(
                     self._ingest_client(mqtt_url, Lane.EMERGENCY, group, v5)
@@ -172,8 +186,12 @@ class Server:
                     db=db,
                     workflow=workflow,
                     clock=self.clock,
-                    ready=lambda: emergency.ready and telemetry.ready,
-                    counters=lambda: dict(ingest.counters),
+                    ready=lambda: emergency.ready and telemetry.ready and health.ok,
+                    counters=lambda: {
+                        **ingest.counters,
+                        **guard.counters(),
+                        "messages_finished": lanes.finished,
+                    },
                     api_tokens=settings.api_token_set,
                 )
                 web = _Uvicorn(
@@ -187,13 +205,15 @@ class Server:
                 )
                 if not settings.api_token_set:
                     log.warning("api_open", hint="set HUYUAN_API_TOKENS to require bearer tokens")
-                timers = TimerLoop(db, workflow, self.clock, retention=retention(settings))
-                outbox = OutboxLoop(db, {"sms": channel}, self.clock)
+                timers = TimerLoop(
+                    db, workflow, self.clock, retention=retention(settings), guard=guard
+                )
+                outbox = OutboxLoop(db, {"sms": channel}, self.clock, guard=guard)
                 async with asyncio.TaskGroup() as tg:
                     web_task = tg.create_task(self._serve_web(web), name="web")
-                    tg.create_task(self._emergency_loop(emergency, ingest), name="emergency")
-                    tg.create_task(self._telemetry_loop(telemetry, ingest), name="telemetry")
-                    tg.create_task(self._dispatch_loop(ingest), name="dispatch")
+                    tg.create_task(self._emergency_loop(emergency, lanes), name="emergency")
+                    tg.create_task(self._telemetry_loop(telemetry, lanes), name="telemetry")
+                    tg.create_task(self._dispatch_loop(lanes), name="dispatch")
                     tg.create_task(timers.run(), name="timers")
                     tg.create_task(outbox.run(), name="outbox")
                     tg.create_task(self._announce(web, mqtt_url), name="announce")
@@ -261,17 +281,38 @@ class Server:
         await web_task
         raise _Shutdown
 
-    async def _emergency_loop(self, client: MqttIngestClient, ingest: Ingest) -> None:
+    async def _unless_stopped(self, work: Awaitable[T]) -> T:
+        """Start-up work that may wait a long time (a database that is down): SIGTERM ends it."""
+        task = asyncio.ensure_future(work)
+        stop = asyncio.ensure_future(self.stopping.wait())
+        try:
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if task.cancelled():
+            raise _Shutdown
+        return task.result()
+
+    async def _emergency_loop(self, client: MqttIngestClient, lanes: GuardedIngest) -> None:
         while True:
             for msg in await client.next_batch(100, 0.0):
-                await ingest.handle_emergency(msg, client)
+                await lanes.emergency(msg, client)
 
-    async def _dispatch_loop(self, ingest: Ingest) -> None:
+    async def _dispatch_loop(self, lanes: GuardedIngest) -> None:
         while True:
-            await ingest.dispatch_next()
+            await lanes.dispatch(await lanes.ingest.to_dispatch.get())
 
-    async def _telemetry_loop(self, client: MqttIngestClient, ingest: Ingest) -> None:
+    async def _telemetry_loop(self, client: MqttIngestClient, lanes: GuardedIngest) -> None:
         size, wait = self.settings.telemetry_batch_size, self.settings.telemetry_batch_wait_s
         while True:
             batch = await client.next_batch(size, wait)
-            await ingest.handle_telemetry(batch, client)
+            await lanes.telemetry(batch, client)
+
+
+async def _load(db: Database, ingest: Ingest) -> None:
+    async with db.session() as s:
+        await ingest.devices.load(s)

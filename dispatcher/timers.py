@@ -2,7 +2,9 @@
 
 Timers are rows, so a restart resumes every clock and an overdue one fires at once. Each tick
 claims due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) so two server processes never fire the
-same timer.
+same timer. A database outage pauses the loop (``LaneGuard.ride_out``) and the overdue timers fire
+as soon as it is back; ticking every second, the loop is also what notices an outage first when
+no device is sending.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sqlalchemy import func, select
 
 from dispatcher.clock import Clock
 from dispatcher.ingest import mark_silent_devices_offline
+from dispatcher.lane_guard import LaneGuard
 from dispatcher.retention import Retention, prune
 from dispatcher.store.database import Database
 from dispatcher.store.models import Timer
@@ -34,6 +37,7 @@ class TimerLoop:
         watchdog_every: timedelta = timedelta(seconds=30),
         retention: Retention | None = None,
         prune_every: timedelta = timedelta(hours=1),
+        guard: LaneGuard | None = None,
     ) -> None:
         self.db = db
         self.workflow = workflow
@@ -42,6 +46,7 @@ class TimerLoop:
         self.watchdog_every = watchdog_every
         self.retention = retention
         self.prune_every = prune_every
+        self.guard = guard or LaneGuard()
         self._next_watchdog = self._next_prune = clock()
         self.fired = 0
 
@@ -87,5 +92,5 @@ class TimerLoop:
     async def run(self) -> None:
         log.info("timer_loop_started")
         while True:
-            await self.tick()
-            await asyncio.sleep(await self.seconds_until_next())
+            await self.guard.ride_out("timers", self.tick)
+            await asyncio.sleep(await self.guard.ride_out("timers", self.seconds_until_next))

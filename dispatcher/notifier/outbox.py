@@ -3,6 +3,11 @@
 Rows are claimed with a lease (status ``sending`` until ``next_attempt_at``) and sent outside any
 transaction, so a slow SMS provider never holds a database lock; a process that dies mid-send
 leaves a lease that expires and another attempt picks it up (at least once, never lost).
+
+A database outage pauses the loop (``LaneGuard.ride_out``): claiming waits for it, and results of
+messages already sent are kept in memory and recorded once it is back, so an outage does not
+make anyone receive the same SMS twice (unless it outlasts the lease and another process
+claims the row meanwhile).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import structlog
 from sqlalchemy import select
 
 from dispatcher.clock import Clock
+from dispatcher.lane_guard import LaneGuard
 from dispatcher.notifier.channels import Channel, backoff
 from dispatcher.notifier.errors import NotifierError
 from dispatcher.store.database import Database
@@ -43,12 +49,14 @@ class OutboxLoop:
         *,
         batch: int = 20,
         idle_sleep_s: float = 0.5,
+        guard: LaneGuard | None = None,
     ) -> None:
         self.db = db
         self.channels = channels
         self.clock = clock
         self.batch = batch
         self.idle_sleep_s = idle_sleep_s
+        self.guard = guard or LaneGuard()
         self.sent = 0
 
     async def _claim(self) -> list[OutboxMessage]:
@@ -71,10 +79,16 @@ class OutboxLoop:
 
     async def tick(self) -> int:
         """Send what is due, concurrently, then record every result in one transaction."""
-        rows = await self._claim()
+        return await self._tick(guarded=False)
+
+    async def _tick(self, *, guarded: bool) -> int:
+        rows = await (self.guard.ride_out("outbox", self._claim) if guarded else self._claim())
         if rows:
             results = await asyncio.gather(*(self._send(row) for row in rows))
-            await self._record(rows, results)
+            if guarded:
+                await self.guard.ride_out("outbox", lambda: self._record(rows, results))
+            else:
+                await self._record(rows, results)
         return len(rows)
 
     async def _send(self, row: OutboxMessage) -> _Result:
@@ -132,5 +146,5 @@ class OutboxLoop:
     async def run(self) -> None:
         log.info("outbox_loop_started", channels=sorted(self.channels))
         while True:
-            if await self.tick() == 0:
+            if await self._tick(guarded=True) == 0:
                 await asyncio.sleep(self.idle_sleep_s)

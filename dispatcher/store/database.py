@@ -1,18 +1,22 @@
 """Engine and sessions: SQLite (aiosqlite) as the embedded default, PostgreSQL (asyncpg) for real.
 
-The one place that knows the dialects apart: row locks that only PostgreSQL has, SQLite pragmas.
+The one place that knows the dialects apart: row locks that only PostgreSQL has, SQLite pragmas,
+and which of their errors mean "the database is unreachable" rather than "this write is bad"
+(``is_outage``: the lanes pause on the first and dead-letter the message on the second).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, event
+from sqlalchemy import Select, event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -37,8 +41,12 @@ class Database:
             kwargs["connect_args"] = {"timeout": 30}
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+            # A database host that went silent (no RST) must fail a connect in seconds, not
+            # asyncpg's default minute: the lanes pause and /readyz says so meanwhile.
+            connect_args: dict[str, Any] = {"timeout": CONNECT_TIMEOUT_S}
             if schema:
-                kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
+                connect_args["server_settings"] = {"search_path": schema}
+            kwargs["connect_args"] = connect_args
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -79,6 +87,11 @@ class Database:
         async with self._reads() as session, session.begin():
             yield session
 
+    async def ping(self) -> None:
+        """One round trip to the database; raises what a lost connection raises."""
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
     def lock_rows(self, stmt: Select[T]) -> Select[T]:
         """Claim rows so no other server process takes them (SQLite has one writer anyway)."""
         if self.is_sqlite:
@@ -95,6 +108,58 @@ class Database:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.dispose()
+
+
+CONNECT_TIMEOUT_S = 10
+
+# PostgreSQL SQLSTATE classes that say nothing about the statement and everything about the
+# server: 08 connection exception, 53 insufficient resources (disk full, out of memory, too many
+# connections), 57P operator intervention (shutdown, cannot connect now), 58 system error (I/O).
+# Not 57014 (statement cancelled by a timeout): that one can be the statement's own fault.
+_PG_OUTAGE_PREFIXES = ("08", "53", "57P", "58")
+# SQLite primary result codes of the same kind: busy/locked past busy_timeout, out of memory,
+# read-only file, I/O error, corrupt, full disk, cannot open, lock protocol, not a database.
+_SQLITE_OUTAGE_CODES = frozenset({5, 6, 7, 8, 10, 11, 13, 14, 15, 26})
+_SQLITE_OUTAGE_TEXT = ("database is locked", "disk i/o error", "unable to open database file")
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database is unreachable or unwell, not that this write was bad.
+
+    An outage is retried until it passes (nothing is acknowledged meanwhile); anything else is
+    the message's own fault. Walks the whole chain (SQLAlchemy wraps the driver's error, which
+    wraps the socket's), and leans towards "outage": pausing a lane is visible and loses nothing,
+    while dead-lettering good messages during an outage would.
+    """
+    todo: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while todo:
+        e = todo.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, OSError):  # refused, reset, unreachable; TimeoutError is one too
+            return True
+        if isinstance(e, sa_exc.TimeoutError):  # the pool: every connection is stuck
+            return True
+        if isinstance(e, sa_exc.DBAPIError):
+            if e.connection_invalidated:
+                return True
+            if e.orig is not None:
+                todo.append(e.orig)
+        sqlstate = getattr(e, "sqlstate", None) or getattr(e, "pgcode", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_PG_OUTAGE_PREFIXES):
+            return True
+        if isinstance(e, sqlite3.Error):
+            code = getattr(e, "sqlite_errorcode", None)
+            if isinstance(code, int) and (code & 0xFF) in _SQLITE_OUTAGE_CODES:
+                return True
+            if str(e).lower().startswith(_SQLITE_OUTAGE_TEXT):
+                return True
+        if type(e).__module__.startswith("asyncpg") and "connection is closed" in str(e):
+            return True  # asyncpg's client-side InterfaceError for a connection already gone
+        todo.extend(x for x in (e.__cause__, e.__context__) if x is not None)
+    return False
 
 
 class WriterGate:

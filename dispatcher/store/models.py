@@ -106,7 +106,9 @@ class Device(Base):
     online: Mapped[bool] = mapped_column(Boolean, default=False)
     last_seen_at: Mapped[datetime | None]
     offline_after: Mapped[datetime | None] = mapped_column(index=True)
-    last_alarms: Mapped[str | None] = mapped_column(String(200))
+    # The codes of the last evt/alarm, comma-joined: up to 16 codes of 64 characters each in the
+    # contract (device_protocol.limits), unbounded before it; TEXT, so no list can overflow it.
+    last_alarms: Mapped[str | None] = mapped_column(Text)
     last_alarms_at: Mapped[datetime | None]
     battery_pct: Mapped[int | None]
     charging: Mapped[bool | None]
@@ -266,11 +268,18 @@ class TelemetryEvent(Base):
 
 
 class DeadLetter(Base):
+    """A device message that could not be used: kept as received, with the reason.
+
+    Written when a message is refused, so nothing here may be refused in turn: the topic is TEXT
+    (one ``+`` level of a subscription matches any length), the payload raw bytes, the reason
+    TEXT, and ``device_id`` is set only when it is a valid device id.
+    """
+
     __tablename__ = "dead_letters"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     received_at: Mapped[datetime] = mapped_column(index=True)
-    topic: Mapped[str] = mapped_column(String(300))
+    topic: Mapped[str] = mapped_column(Text)
     device_id: Mapped[str | None] = mapped_column(String(64), index=True)
     reason: Mapped[str] = mapped_column(Text)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
