@@ -36,6 +36,7 @@ from dispatcher.lane_guard import DatabaseHealth, GuardedIngest, LaneGuard
 from dispatcher.matching import DEFAULT_POLICY, MatchingPolicy
 from dispatcher.mqtt import EmbeddedBroker, MqttIngestClient
 from dispatcher.notifier.channels import Channel, channel_from_settings
+from dispatcher.notifier.device_channel import DeviceChannel
 from dispatcher.notifier.outbox import OutboxLoop
 from dispatcher.retention import Retention
 from dispatcher.settings import Settings
@@ -46,6 +47,7 @@ from dispatcher.vitals import VitalThresholds
 from dispatcher.web.app import create_app
 from dispatcher.web.console import ConsoleConfig, load_or_create_secret
 from dispatcher.web.context import AppContext
+from dispatcher.web.twilio_hooks import OFFER_ANSWER, inbound_configured
 from dispatcher.workflow import Workflow, WorkflowConfig
 from sla import SlaPolicy
 
@@ -90,6 +92,12 @@ def workflow_config(settings: Settings) -> WorkflowConfig:
         supervisor_phones=tuple(settings.supervisor_phone_list),
         public_url=settings.public_url,
         display_tz=ZoneInfo(settings.timezone),
+        # The offer says how to answer by SMS only when the reply webhook can verify Twilio.
+        offer_answer=(
+            OFFER_ANSWER
+            if inbound_configured(settings.twilio_auth_token, settings.public_url)
+            else None
+        ),
     )
 
 
@@ -193,6 +201,7 @@ class Server:
                         "messages_finished": lanes.finished,
                     },
                     api_tokens=settings.api_token_set,
+                    twilio_auth_token=settings.twilio_auth_token,
                 )
                 web = _Uvicorn(
                     uvicorn.Config(
@@ -208,7 +217,9 @@ class Server:
                 timers = TimerLoop(
                     db, workflow, self.clock, retention=retention(settings), guard=guard
                 )
-                outbox = OutboxLoop(db, {"sms": channel}, self.clock, guard=guard)
+                # Prompts for the elder's device go out on the emergency lane's connection.
+                device = DeviceChannel(lambda: emergency, self.clock)
+                outbox = OutboxLoop(db, {"sms": channel, "device": device}, self.clock, guard=guard)
                 async with asyncio.TaskGroup() as tg:
                     web_task = tg.create_task(self._serve_web(web), name="web")
                     tg.create_task(self._emergency_loop(emergency, lanes), name="emergency")
@@ -315,4 +326,4 @@ class Server:
 
 async def _load(db: Database, ingest: Ingest) -> None:
     async with db.session() as s:
-        await ingest.devices.load(s)
+        await ingest.devices.load(s, ingest.clock())

@@ -16,10 +16,10 @@ import structlog
 from sqlalchemy import func, select
 
 from dispatcher.clock import Clock
-from dispatcher.ingest import mark_silent_devices_offline
 from dispatcher.lane_guard import LaneGuard
 from dispatcher.retention import Retention, prune
 from dispatcher.store.database import Database
+from dispatcher.store.devices import mark_silent_devices_offline
 from dispatcher.store.models import Timer
 from dispatcher.workflow import Workflow, due_timers_query
 

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from device_protocol import Kind, Lane, ProtocolError, decode, lane_of, parse_topic, topic_for
 from dispatcher.clock import FakeClock, utcnow
+from dispatcher.core import NewIncident
 from dispatcher.ingest import Ingest
 from dispatcher.lane_guard import GuardedIngest, LaneGuard
 from dispatcher.store.database import Database
@@ -278,11 +279,11 @@ class FlakyWorkflow(Workflow):
         super().__init__(db)
         self.failures = failures
 
-    async def open_incident(self, s: AsyncSession, **kwargs: Any) -> Incident:
+    async def open(self, s: AsyncSession, new: NewIncident, now: datetime) -> Incident:
         if self.failures > 0:
             self.failures -= 1
             raise RuntimeError("injected: value too long for type character varying(300)")
-        return await super().open_incident(s, **kwargs)
+        return await super().open(s, new, now)
 
 
 async def count(db: Database, model: Any) -> int:
