@@ -3,7 +3,9 @@
 DispatchError
 ├── NotFound        an incident, helper, elder or device id that does not exist
 ├── Conflict        an action the incident's or helper's current state does not allow
-└── InvalidInput    well-formed but unacceptable input (e.g. a bad CSV row)
+└── InvalidInput    well-formed but unacceptable input (e.g. a bad CSV row, by line and field)
+
+The web layer answers each as an RFC 9457 problem (``dispatcher/web/problems.py``).
 """
 
 from __future__ import annotations
@@ -26,4 +28,9 @@ class Conflict(DispatchError):
 
 
 class InvalidInput(DispatchError):
-    """Input that parses but cannot be accepted."""
+    """Input that parses but cannot be accepted; where known, the line and field at fault."""
+
+    def __init__(self, message: str, *, line: int | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+        self.field = field

@@ -2,6 +2,8 @@
 
 Routes are thin: they open a unit of work, call the workflow or registry, and shape the answer.
 The console (a later issue) uses these same services, so there is one path to the data.
+Every id, number and string a route takes is bounded to what the store holds (``inputs.py``),
+so bad input is answered 422 and errors are RFC 9457 problems (``problems.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from dispatcher.store.models import (
     TimelineEntry,
 )
 from dispatcher.web.context import AppContext
+from dispatcher.web.inputs import INT32_MAX, ElderId, HelperId, IncidentId, Line
+from dispatcher.web.problems import problem_doc
 from dispatcher.web.schemas import (
     DeadLetterOut,
     DeviceOut,
@@ -75,7 +79,17 @@ def require_token(request: Request) -> None:
         )
 
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
+router = APIRouter(
+    prefix="/api/v1",
+    dependencies=[Depends(require_token)],
+    responses={
+        400: problem_doc("The body could not be read (not UTF-8, or not the declared type)"),
+        401: problem_doc("No valid API token (when the server has tokens configured)"),
+        404: problem_doc("The incident, helper or elder does not exist"),
+        409: problem_doc("The incident's or helper's current state does not allow this"),
+        422: problem_doc("The request does not fit the schema, or a CSV row is refused"),
+    },
+)
 
 
 Ctx = Annotated[AppContext, Depends(ctx)]
@@ -86,7 +100,9 @@ async def session(request: Request) -> AsyncIterator[AsyncSession]:
         yield s
 
 
-Session = Annotated[AsyncSession, Depends(session)]
+# scope="function": the unit of work commits before the answer is sent, so a client is never
+# told 200 about a write that then failed to commit.
+Session = Annotated[AsyncSession, Depends(session, scope="function")]
 
 
 async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -173,7 +189,7 @@ async def list_incidents(
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentDetail, tags=["incidents"])
-async def get_incident(incident_id: int, s: ReadSession, c: Ctx) -> IncidentDetail:
+async def get_incident(incident_id: IncidentId, s: ReadSession, c: Ctx) -> IncidentDetail:
     """One incident with its offers and its append-only timeline."""
     return await detail(s, await c.workflow.get_incident(s, incident_id))
 
@@ -203,7 +219,7 @@ async def create_request(body: HelpRequest, s: Session, c: Ctx) -> IncidentDetai
 @router.post(
     "/incidents/{incident_id}/accept", response_model=IncidentDetail, tags=["helper actions"]
 )
-async def accept(incident_id: int, body: HelperAction, s: Session, c: Ctx) -> IncidentDetail:
+async def accept(incident_id: IncidentId, body: HelperAction, s: Session, c: Ctx) -> IncidentDetail:
     """The offered helper accepts and sets off."""
     incident = await c.workflow.accept(
         s, incident_id, body.helper_id, c.clock(), f"helper:{body.helper_id}"
@@ -214,7 +230,9 @@ async def accept(incident_id: int, body: HelperAction, s: Session, c: Ctx) -> In
 @router.post(
     "/incidents/{incident_id}/decline", response_model=IncidentDetail, tags=["helper actions"]
 )
-async def decline(incident_id: int, body: HelperAction, s: Session, c: Ctx) -> IncidentDetail:
+async def decline(
+    incident_id: IncidentId, body: HelperAction, s: Session, c: Ctx
+) -> IncidentDetail:
     """The offered helper declines; the next best helper gets the offer at once."""
     incident = await c.workflow.decline(
         s, incident_id, body.helper_id, c.clock(), f"helper:{body.helper_id}"
@@ -225,7 +243,9 @@ async def decline(incident_id: int, body: HelperAction, s: Session, c: Ctx) -> I
 @router.post(
     "/incidents/{incident_id}/arrived", response_model=IncidentDetail, tags=["helper actions"]
 )
-async def arrived(incident_id: int, body: HelperAction, s: Session, c: Ctx) -> IncidentDetail:
+async def arrived(
+    incident_id: IncidentId, body: HelperAction, s: Session, c: Ctx
+) -> IncidentDetail:
     """The assigned helper checks in on scene; this stops the arrival clock."""
     incident = await c.workflow.arrive(
         s, incident_id, body.helper_id, c.clock(), f"helper:{body.helper_id}"
@@ -236,7 +256,9 @@ async def arrived(incident_id: int, body: HelperAction, s: Session, c: Ctx) -> I
 @router.post(
     "/incidents/{incident_id}/resolve", response_model=IncidentDetail, tags=["helper actions"]
 )
-async def resolve(incident_id: int, body: ResolveAction, s: Session, c: Ctx) -> IncidentDetail:
+async def resolve(
+    incident_id: IncidentId, body: ResolveAction, s: Session, c: Ctx
+) -> IncidentDetail:
     """Close the case with an outcome; the helper is free again."""
     actor = f"helper:{body.helper_id}" if body.helper_id is not None else "operator:api"
     incident = await c.workflow.resolve(
@@ -248,7 +270,9 @@ async def resolve(incident_id: int, body: ResolveAction, s: Session, c: Ctx) -> 
 @router.post(
     "/incidents/{incident_id}/false-alarm", response_model=IncidentDetail, tags=["incidents"]
 )
-async def false_alarm(incident_id: int, body: FalseAlarm, s: Session, c: Ctx) -> IncidentDetail:
+async def false_alarm(
+    incident_id: IncidentId, body: FalseAlarm, s: Session, c: Ctx
+) -> IncidentDetail:
     """An operator confirms a false alarm (e.g. after the device cancelled) and closes it."""
     incident = await c.workflow.confirm_false_alarm(
         s, incident_id, c.clock(), "operator:api", body.note
@@ -257,14 +281,16 @@ async def false_alarm(incident_id: int, body: FalseAlarm, s: Session, c: Ctx) ->
 
 
 @router.post("/incidents/{incident_id}/assign", response_model=IncidentDetail, tags=["incidents"])
-async def assign(incident_id: int, body: HelperAction, s: Session, c: Ctx) -> IncidentDetail:
+async def assign(incident_id: IncidentId, body: HelperAction, s: Session, c: Ctx) -> IncidentDetail:
     """An operator assigns a helper by hand, skipping the offer round."""
     incident = await c.workflow.assign(s, incident_id, body.helper_id, c.clock(), "operator:api")
     return await detail(s, incident)
 
 
 @router.post("/incidents/{incident_id}/withdraw", response_model=IncidentDetail, tags=["incidents"])
-async def withdraw(incident_id: int, body: WithdrawAction, s: Session, c: Ctx) -> IncidentDetail:
+async def withdraw(
+    incident_id: IncidentId, body: WithdrawAction, s: Session, c: Ctx
+) -> IncidentDetail:
     """Take the assigned helper off the incident and offer it to the next best helper."""
     incident = await c.workflow.withdraw_helper(
         s, incident_id, c.clock(), "operator:api", body.reason
@@ -273,7 +299,9 @@ async def withdraw(incident_id: int, body: WithdrawAction, s: Session, c: Ctx) -
 
 
 @router.post("/incidents/{incident_id}/escalate", response_model=IncidentDetail, tags=["incidents"])
-async def escalate(incident_id: int, body: EscalateAction, s: Session, c: Ctx) -> IncidentDetail:
+async def escalate(
+    incident_id: IncidentId, body: EscalateAction, s: Session, c: Ctx
+) -> IncidentDetail:
     """Escalate by hand: to the supervisor, or to emergency services (120)."""
     level = Level.SUPERVISOR if body.level == "supervisor" else Level.EMERGENCY_SERVICES
     incident = await c.workflow.escalate_by_hand(
@@ -283,7 +311,7 @@ async def escalate(incident_id: int, body: EscalateAction, s: Session, c: Ctx) -
 
 
 @router.post("/incidents/{incident_id}/notes", response_model=IncidentDetail, tags=["incidents"])
-async def add_note(incident_id: int, body: NoteAction, s: Session, c: Ctx) -> IncidentDetail:
+async def add_note(incident_id: IncidentId, body: NoteAction, s: Session, c: Ctx) -> IncidentDetail:
     """Put a note on the incident's timeline."""
     incident = await c.workflow.add_note(s, incident_id, c.clock(), "operator:api", body.text)
     return await detail(s, incident)
@@ -306,7 +334,7 @@ async def _helper(s: AsyncSession, helper_id: int) -> Helper:
 
 
 @router.post("/helpers/{helper_id}/duty", response_model=HelperOut, tags=["helpers"])
-async def set_duty(helper_id: int, body: DutyChange, s: Session) -> HelperOut:
+async def set_duty(helper_id: HelperId, body: DutyChange, s: Session) -> HelperOut:
     """Go on or off duty; only helpers on duty receive offers."""
     helper = await _helper(s, helper_id)
     helper.on_duty = body.on_duty
@@ -314,7 +342,7 @@ async def set_duty(helper_id: int, body: DutyChange, s: Session) -> HelperOut:
 
 
 @router.put("/helpers/{helper_id}/location", response_model=HelperOut, tags=["helpers"])
-async def set_location(helper_id: int, body: LocationUpdate, s: Session, c: Ctx) -> HelperOut:
+async def set_location(helper_id: HelperId, body: LocationUpdate, s: Session, c: Ctx) -> HelperOut:
     """The helper app reports where the helper is (WGS-84)."""
     helper = await _helper(s, helper_id)
     await c.workflow.update_helper_location(s, helper, body.lat, body.lon, c.clock())
@@ -326,8 +354,11 @@ async def set_location(helper_id: int, body: LocationUpdate, s: Session, c: Ctx)
 
 @router.get("/elders", response_model=list[ElderOut], tags=["elders"])
 async def list_elders(
-    s: ReadSession, q: str | None = None, limit: Annotated[int, Query(ge=1, le=5000)] = 500
+    s: ReadSession,
+    q: Annotated[Line | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[ElderOut]:
+    """Elders, or those whose name or address contains ``q``."""
     stmt = select(Elder).order_by(Elder.id).limit(limit)
     if q:
         stmt = stmt.where(Elder.name.contains(q) | Elder.address.contains(q))
@@ -335,7 +366,7 @@ async def list_elders(
 
 
 @router.get("/elders/{elder_id}", response_model=ElderOut, tags=["elders"])
-async def get_elder(elder_id: int, s: ReadSession) -> ElderOut:
+async def get_elder(elder_id: ElderId, s: ReadSession) -> ElderOut:
     elder = await s.get(Elder, elder_id)
     if elder is None:
         raise NotFound(f"elder {elder_id} does not exist")
@@ -392,7 +423,7 @@ async def dead_letters(
 @router.get("/outbox", response_model=list[OutboxOut], tags=["operations"])
 async def outbox(
     s: ReadSession,
-    incident_id: int | None = None,
+    incident_id: Annotated[int | None, Query(ge=1, le=INT32_MAX)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[OutboxOut]:
     """Notifications and their delivery status."""

@@ -1,32 +1,31 @@
-"""The FastAPI application: API routes, health and readiness, domain errors as HTTP problems."""
+"""The FastAPI application: API routes, health and readiness, every error as an RFC 9457 problem."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from dispatcher.errors import Conflict, DispatchError, InvalidInput, NotFound
+from dispatcher.web import problems, twilio_hooks
 from dispatcher.web.api import router
 from dispatcher.web.console import ConsoleConfig, mount_console
 from dispatcher.web.context import AppContext
-
-STATUS = {NotFound: 404, Conflict: 409, InvalidInput: 422}
 
 
 def create_app(ctx: AppContext, console: ConsoleConfig | None = None) -> FastAPI:
     app = FastAPI(
         title="Huyuan 呼援 dispatch API",
         version="1",
-        description="Elderly emergency-call dispatch: incidents, helpers, devices.",
+        description=(
+            "Elderly emergency-call dispatch: incidents, helpers, devices. "
+            "Errors are RFC 9457 problems (application/problem+json)."
+        ),
     )
     app.state.ctx = ctx
     app.include_router(router)
+    app.include_router(twilio_hooks.router)  # Twilio's webhooks (issue 9)
     if console is not None:  # the operators' console (issue 4); API-only apps leave it out
         mount_console(app, console)
-
-    @app.exception_handler(DispatchError)
-    async def domain_error(_request: Request, exc: DispatchError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message}, status_code=STATUS.get(type(exc), 400))
+    problems.install(app)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

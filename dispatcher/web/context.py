@@ -20,3 +20,5 @@ class AppContext:
     counters: Callable[[], dict[str, int]] = field(default=lambda: {})
     # Bearer tokens the REST API accepts; empty means the API is open (demo, closed networks).
     api_tokens: frozenset[str] = frozenset()
+    # Verifies Twilio's webhook signatures (with the workflow's public URL); None: hooks closed.
+    twilio_auth_token: str | None = None

@@ -1,4 +1,8 @@
-"""Request and response bodies of the REST API (the OpenAPI schema is generated from these)."""
+"""Request and response bodies of the REST API (the OpenAPI schema is generated from these).
+
+Inputs are bounded as ``inputs.py`` says (ids, one-line and free text, column lengths), so bad
+input is a 422, never a 500.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from dispatcher.web.inputs import FreeText, Id, Line
 
 
 class Out(BaseModel):
@@ -69,35 +75,35 @@ class IncidentDetail(IncidentSummary):
 class HelpRequest(BaseModel):
     """A general-help request (shopping, repairs, company) taken by an operator or the app."""
 
-    elder_id: int
-    summary: str = Field(min_length=1, max_length=300)
+    elder_id: Id
+    summary: Line = Field(min_length=1, max_length=300)
     category: Literal["general", "emergency"] = "general"
 
 
 class HelperAction(BaseModel):
-    helper_id: int
+    helper_id: Id
 
 
 class ResolveAction(BaseModel):
-    helper_id: int | None = None
-    outcome: str = Field(min_length=1, max_length=300)
+    helper_id: Id | None = None
+    outcome: Line = Field(min_length=1, max_length=300)
 
 
 class WithdrawAction(BaseModel):
-    reason: str = Field(min_length=1, max_length=300)
+    reason: Line = Field(min_length=1, max_length=300)
 
 
 class EscalateAction(BaseModel):
     level: Literal["supervisor", "emergency_services"]
-    note: str | None = Field(default=None, max_length=300)
+    note: FreeText | None = Field(default=None, max_length=300)
 
 
 class NoteAction(BaseModel):
-    text: str = Field(min_length=1, max_length=1000)
+    text: FreeText = Field(min_length=1, max_length=1000)
 
 
 class FalseAlarm(BaseModel):
-    note: str | None = Field(default=None, max_length=300)
+    note: FreeText | None = Field(default=None, max_length=300)
 
 
 class ContactOut(Out):
@@ -193,7 +199,3 @@ class OutboxOut(Out):
 class ImportResult(BaseModel):
     created: int
     updated: int
-
-
-class Problem(BaseModel):
-    detail: str

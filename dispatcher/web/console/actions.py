@@ -19,6 +19,7 @@ from dispatcher.web.console.auth import CurrentOperator, Operator, PostedForm, a
 from dispatcher.web.console.i18n import language, register, translator
 from dispatcher.web.console.incident import load_view
 from dispatcher.web.console.views import render
+from dispatcher.web.inputs import INT32_MAX, IncidentId
 from sla import Level, State
 
 router = APIRouter()
@@ -32,6 +33,7 @@ register(
             "The device did not cancel: say why this is a false alarm (e.g. phoned the elder).",
         ),
         "err.conflict": ("操作未执行：{detail}", "Not done: {detail}"),
+        "err.too_long": ("内容过长，请精简后再提交。", "Too long: shorten it and send again."),
     }
 )
 
@@ -66,7 +68,9 @@ async def _page(
 
 
 @router.get("/incidents/{incident_id}")
-async def incident_page(incident_id: int, request: Request, operator: CurrentOperator) -> Response:
+async def incident_page(
+    incident_id: IncidentId, request: Request, operator: CurrentOperator
+) -> Response:
     return await _page(request, operator, incident_id)
 
 
@@ -76,22 +80,34 @@ def _validate(action: str, form: FormData, cancel_requested: bool) -> str:
     Any operator may escalate, to 120 as well: in an emergency, waiting for a supervisor's
     role would cost the minutes the promise is about.
     """
-    if action in ("assign", "reassign") and not _text(form, "helper_id").isdigit():
+    helper_id = _text(form, "helper_id")
+    if action in ("assign", "reassign") and not (
+        helper_id.isascii() and helper_id.isdigit() and 1 <= int(helper_id) <= INT32_MAX
+    ):
         return "err.pick_helper"
     if action in ("note", "close", "withdraw") and not _text(form, _FIELD[action]):
         return "err.required"
+    for name, limit in _MAX_LENGTH.items():
+        if len(_text(form, name)) > limit:
+            return "err.too_long"
     if action == "false-alarm" and not cancel_requested and not _text(form, "note"):
         return "err.false_alarm_reason"
     return ""
 
 
 _FIELD = {"note": "text", "close": "outcome", "withdraw": "reason"}
+# As the API's bodies: the outcome fits its VARCHAR(300) column, notes go on the timeline.
+_MAX_LENGTH = {"outcome": 300, "reason": 300, "note": 300, "text": 1000}
 ACTIONS = ("assign", "withdraw", "escalate", "false-alarm", "note", "close")
 
 
 @router.post("/incidents/{incident_id}/{action}")
 async def act(
-    incident_id: int, action: str, request: Request, operator: CurrentOperator, form: PostedForm
+    incident_id: IncidentId,
+    action: str,
+    request: Request,
+    operator: CurrentOperator,
+    form: PostedForm,
 ) -> Response:
     if action not in ACTIONS:
         raise NotFound(f"action {action}")

@@ -19,9 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
+from dispatcher.errors import InvalidInput
 from dispatcher.store.users import Role, User
 from dispatcher.web.console.config import ConsoleConfig
 from dispatcher.web.context import AppContext
+from dispatcher.web.inputs import control_character
 
 COOKIE = "huyuan_session"
 
@@ -152,6 +154,18 @@ def require(role: Role) -> Any:
     return Depends(check)
 
 
+def refuse_control_characters(form: FormData) -> None:
+    """A form value with a control character (only a crafted request can send one) is a 422.
+
+    Typed text keeps tab and line breaks; NUL would otherwise reach PostgreSQL, which refuses it.
+    """
+    for name, value in form.multi_items():
+        if isinstance(value, str):
+            code = control_character(value, multiline=True)
+            if code is not None:
+                raise InvalidInput(f"form field {name!r} holds a control character ({code})")
+
+
 def check_csrf(form: FormData, expected: str) -> None:
     given = form.get("csrf")
     if not isinstance(given, str) or not hmac.compare_digest(given, expected):
@@ -162,6 +176,7 @@ async def posted_form(request: Request, operator: CurrentOperator) -> FormData:
     """Dependency for every signed-in POST: the form, once its CSRF token has been checked."""
     form = await request.form()
     check_csrf(form, operator.csrf)
+    refuse_control_characters(form)
     return form
 
 
@@ -183,6 +198,7 @@ __all__ = [
     "new_session",
     "posted_form",
     "read_session",
+    "refuse_control_characters",
     "require",
     "write_session",
 ]

@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import RedirectResponse, Response
 
 from dispatcher.errors import InvalidInput, NotFound
-from dispatcher.registry import import_elders
+from dispatcher.registry import column_width, import_elders
 from dispatcher.store.models import Elder, EmergencyContact
 from dispatcher.store.users import Role
 from dispatcher.web.console.auth import (
@@ -28,6 +28,7 @@ from dispatcher.web.console.auth import (
 )
 from dispatcher.web.console.i18n import Translate, language, register, translator
 from dispatcher.web.console.views import render
+from dispatcher.web.inputs import ElderId, Line
 
 router = APIRouter()
 Supervisor = Annotated[Operator, require(Role.SUPERVISOR)]
@@ -42,6 +43,11 @@ register(
         ),
         "err.import": ("导入失败：{detail}", "Import failed: {detail}"),
         "err.empty_csv": ("请选择 CSV 文件或粘贴内容。", "Choose a CSV file or paste its text."),
+        "err.max_chars": ("最多 {n} 个字符。", "At most {n} characters."),
+        "err.contact_long": (
+            "第 {n} 行过长：姓名最多 {name} 字，关系 {relation} 字，电话 {phone} 字",
+            "Line {n} is too long: name {name}, relation {relation}, phone {phone} characters",
+        ),
     }
 )
 FIELDS = (
@@ -56,6 +62,9 @@ FIELDS = (
     "key_safe_note",
     "contacts",
 )
+# Each field fits its column (a longer one would fail in PostgreSQL, not here).
+WIDTHS = {n: column_width(Elder, n) or 0 for n in ("name", "phone", "address", "community")}
+CONTACT_WIDTHS = {n: column_width(EmergencyContact, n) or 0 for n in ("name", "relation", "phone")}
 
 
 @dataclass
@@ -100,6 +109,9 @@ def check(form: FormData, t: Translate) -> ElderForm:
     for required in ("name", "address", "home_lat", "home_lon"):
         if not f.values[required]:
             f.errors[required] = t("err.required")
+    for name, width in WIDTHS.items():
+        if len(f.values[name]) > width:
+            f.errors[name] = t("err.max_chars", n=width)
     _number(f, t, "age", 0, 130)
     _number(f, t, "home_lat", -90, 90)
     _number(f, t, "home_lon", -180, 180)
@@ -108,12 +120,17 @@ def check(form: FormData, t: Translate) -> ElderForm:
         if len(parts) != 3 or not parts[0] or not parts[2]:
             f.errors["contacts"] = t("err.contacts", n=n)
             break
+        if any(len(p) > w for p, w in zip(parts, CONTACT_WIDTHS.values(), strict=True)):
+            f.errors["contacts"] = t("err.contact_long", n=n, **CONTACT_WIDTHS)
+            break
         f.contacts.append((parts[0], parts[1] or None, parts[2]))
     return f
 
 
 @router.get("/elders")
-async def elders_page(request: Request, operator: CurrentOperator, q: str = "") -> Response:
+async def elders_page(
+    request: Request, operator: CurrentOperator, q: Annotated[Line, Query(max_length=300)] = ""
+) -> Response:
     async with app_context(request).db.session() as s:
         stmt = select(Elder).order_by(Elder.community, Elder.name).limit(300)
         if q.strip():
@@ -137,7 +154,7 @@ async def _elder(request: Request, elder_id: int) -> Elder:
 
 
 @router.get("/elders/{elder_id}")
-async def elder_page(elder_id: int, request: Request, operator: CurrentOperator) -> Response:
+async def elder_page(elder_id: ElderId, request: Request, operator: CurrentOperator) -> Response:
     elder = await _elder(request, elder_id)
     return render(
         request,
@@ -152,7 +169,7 @@ async def elder_page(elder_id: int, request: Request, operator: CurrentOperator)
 
 @router.post("/elders/{elder_id}")
 async def save_elder(
-    elder_id: int, request: Request, operator: CurrentOperator, form: PostedForm
+    elder_id: ElderId, request: Request, operator: CurrentOperator, form: PostedForm
 ) -> Response:
     f = check(form, translator(language(request)))
     if f.errors:

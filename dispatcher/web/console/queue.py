@@ -18,6 +18,7 @@ from starlette.responses import RedirectResponse, Response
 from dispatcher.store.models import Elder, Helper, Incident, TimelineEntry
 from dispatcher.web.console.auth import CurrentOperator, PostedForm, app_context
 from dispatcher.web.console.views import render
+from dispatcher.web.inputs import IncidentId
 from dispatcher.workflow import open_incidents_query
 
 router = APIRouter()
@@ -94,7 +95,7 @@ async def queue_page(request: Request, operator: CurrentOperator) -> Response:
 
 @router.post("/incidents/{incident_id}/take")
 async def take(
-    incident_id: int, request: Request, operator: CurrentOperator, _form: PostedForm
+    incident_id: IncidentId, request: Request, operator: CurrentOperator, _form: PostedForm
 ) -> Response:
     """The operator answers this incident: on the timeline with their name, highlight ends."""
     ctx = app_context(request)

@@ -12,6 +12,7 @@ from dispatcher.errors import NotFound
 from dispatcher.store.models import Device, Elder, Helper, Offer
 from dispatcher.web.console.auth import CurrentOperator, PostedForm, app_context
 from dispatcher.web.console.views import render
+from dispatcher.web.inputs import HelperId
 
 router = APIRouter()
 
@@ -52,7 +53,7 @@ async def helpers_page(request: Request, operator: CurrentOperator) -> Response:
 
 @router.post("/helpers/{helper_id}/duty")
 async def set_duty(
-    helper_id: int, request: Request, _operator: CurrentOperator, form: PostedForm
+    helper_id: HelperId, request: Request, _operator: CurrentOperator, form: PostedForm
 ) -> Response:
     """On or off duty; only helpers on duty are offered incidents (as the API's duty route)."""
     ctx = app_context(request)

@@ -17,6 +17,7 @@ from dispatcher.web.console.auth import (
     config,
     csrf_token,
     new_session,
+    refuse_control_characters,
     write_session,
 )
 from dispatcher.web.console.i18n import LANG_COOKIE, translator
@@ -46,6 +47,7 @@ async def login(request: Request) -> Response:
     form = await request.form()
     token, _ = csrf_token(request)
     check_csrf(form, token)
+    refuse_control_characters(form)
     ctx, cfg = app_context(request), config(request)
     username, password = str(form.get("username", "")), str(form.get("password", ""))
     target = safe_next(str(form.get("next", "")))
