@@ -31,7 +31,9 @@ from dispatcher.core import (
     Event,
     FalseAlarm,
     HelperMoved,
+    IncidentState,
     NewIncident,
+    OfferExpired,
     RepeatPress,
     Resolve,
     Withdraw,
@@ -108,8 +110,16 @@ class Workflow:
 
     # ---- the one way an incident changes --------------------------------------------------
 
-    async def _run(self, s: Session, incident: Incident, event: Event, now: datetime) -> Incident:
-        state = await self.incidents.state_of(s, incident)
+    async def _run(
+        self,
+        s: Session,
+        incident: Incident,
+        event: Event,
+        now: datetime,
+        state: IncidentState | None = None,
+    ) -> Incident:
+        if state is None:
+            state = await self.incidents.state_of(s, incident)
         candidates = (
             await self.incidents.candidates(s, state, now) if needs_candidates(state, event) else []
         )
@@ -201,7 +211,7 @@ class Workflow:
         if isinstance(action, NewIncident):
             return await self.open(s, action, now)
         assert existing is not None  # route() answers an event only for an open incident
-        return await self._run(s, existing, action, now)
+        return await self._run(s, existing, action, now, state)
 
     async def join(
         self, s: Session, incident: Incident, now: datetime, actor: str, summary: str
@@ -249,6 +259,14 @@ class Workflow:
             await self._run(s, incident, event, now)
         except Conflict as exc:  # e.g. an offer expiry racing an answer: the answer won
             log.info("timer_moot", timer_id=timer.id, kind=timer.kind, reason=str(exc))
+
+    async def offer_undeliverable(self, s: Session, offer_id: int, now: datetime) -> Incident:
+        """The offer's SMS could not be delivered: expire that offer now, so the next helper is
+        asked at once instead of after its timeout; an offer no longer pending is left as it is."""
+        offer = await self.incidents.offer(s, offer_id)
+        if offer is None:
+            raise NotFound(f"offer {offer_id} does not exist")
+        return await self._on(s, offer.incident_id, OfferExpired(offer_id=offer_id), now)
 
     # ---- helper actions -------------------------------------------------------------------
 
