@@ -1,7 +1,9 @@
 """``make bench``: fast mode on the three scenarios (every policy), printed as one table.
 
-Figures, never timed assertions: the machine is shared. ``cpu s`` is the CPU time of one policy's
-simulation; the longhu row answers the issue's target (30 days in under 60 s on one core).
+Fast mode runs the server's dispatch core (``dispatcher.core``) in simulated time, so these are
+figures of the server's logic. Figures, never timed assertions: the machine is shared. ``cpu s``
+is the CPU time of one policy's simulation; the longhu row answers the issue's target (30 days
+in under 60 s on one core).
 Run: ``.venv/bin/python -c "from bench.simulator import run; run()"``.
 """
 

@@ -1,5 +1,8 @@
 """A fast-mode study: one district, one request stream, every policy asked, figures compared.
 
+Each run is the server's dispatch core in simulated time (``simulator.engine``), so the figures,
+notifications and escalations included, are the server's logic on that stream.
+
 The recommended policy is the one with the highest share of emergencies on time; ``nearest``
 stays the recommendation unless another beats it outright (a tie keeps the baseline, which is
 what the server does).
@@ -19,6 +22,7 @@ from simulator.engine import EPOCH, RunResult, simulate
 from simulator.metrics import Observed, summarise
 from simulator.policy import POLICIES, Policy
 from simulator.scenario import Scenario
+from sla import Level
 
 __all__ = ["bounds_of", "observed", "study", "summary_of"]
 
@@ -65,6 +69,15 @@ def summary_of(result: RunResult, district: District) -> dict[str, Any]:
         incidents=len(result.incidents),
         offers_per_incident=round(sum(offers) / len(offers), 3) if offers else None,
         reoffers=sum(i.reoffers for i in result.incidents),
+        joined_presses=result.joined,
+        # What the server's core would have told people (one per notice, not per phone), and
+        # how many incidents reached each escalation level.
+        notifications=result.notices,
+        escalated={
+            level.name.lower(): sum(i.escalation >= level for i in result.incidents)
+            for level in Level
+            if level != Level.NONE
+        },
     )
     return figures
 

@@ -1,16 +1,24 @@
-"""Fast mode on a hand-checkable district: one e-bike helper, two elders due north of the base."""
+"""Fast mode on a hand-checkable district: one e-bike helper, two elders due north of the base.
+
+Every incident rule is the server's core (``dispatcher.core``); these check the world around it
+(answers, travel, shifts) and that the core's settings and moves are what fast mode runs.
+"""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pytest
 from geographiclib.geodesic import Geodesic
 
+from dispatcher.core import CoreConfig
 from dispatcher.matching import TravelMode
 from simulator.demand import MAX_ATTEMPTS, Answer, Request
 from simulator.district import District, Elder, Helper
 from simulator.engine import simulate
 from simulator.policy import POLICIES
 from simulator.scenario import Scenario
+from sla import Level
 
 BASE = (23.37, 116.70)
 
@@ -51,6 +59,38 @@ def test_exact_arrivals_one_helper_two_elders(district: District) -> None:
     helper = result.helpers[0]
     assert helper.assignments == 2
     assert helper.busy_s == pytest.approx((1042 - 10) + (1824 + 600 - 1080), abs=1e-3)
+    # The core's escalation: the first location report past the deadline finds the second
+    # still on the way (breached: supervisor), and five minutes later 120 is called.
+    assert (first.escalation, second.escalation) == (Level.NONE, Level.EMERGENCY_SERVICES)
+    assert result.notices["escalation"] == 2
+    assert result.notices["family_closed"] == 2
+
+
+def test_the_dispatch_retry_is_the_cores_setting(district: District) -> None:
+    """With nobody free the core retries at its configured interval: 60 s finds the helper
+    free at 1100 (from 500, the helper free at 1042) where the default 30 s found them at 1070."""
+    calls = [_call(1, 0.0, 0), _call(2, 500.0, 1)]
+    config = CoreConfig(retry_dispatch_after=timedelta(seconds=60))
+    result = simulate(district, calls, POLICIES["nearest"], days=1, config=config)
+    assert result.incidents[1].first_offer_s == pytest.approx(1100.0)
+
+
+def test_reoffer_withdraws_through_the_core_and_tells_everyone(district: District) -> None:
+    """A helper coming on duty next door takes over from one 17 minutes out: the core withdraws
+    the first (stood down, family told of the change, not asked again) and offers the second."""
+    far = district.helpers[0]
+    near = Helper(1, "H1", "y", "social_worker", TravelMode.EBIKE, *_north(3000), ((200.0, 9e4),))
+    world = District(district.scenario, district.elders, (far, near), (1.0,))
+    result = simulate(world, [_call(1, 0.0, 1)], POLICIES["reoffer"], days=1)
+    (incident,) = result.incidents
+    # Accepted at 10 by the far helper (3 km: 120 + 936 s); the near one is on duty at 200,
+    # accepts at 210 and is on scene 120 s later.
+    assert incident.reoffers == 1 and incident.offers == 2
+    assert incident.arrived_s == pytest.approx(330.0, abs=1e-3)
+    assert incident.helper == 1 and 0 in incident.excluded
+    assert result.notices["helper_stood_down"] == 1
+    assert result.notices["family_helper_changed"] == 1
+    assert result.helpers[0].assignments == 0 and result.helpers[0].incident is None
 
 
 def test_declines_move_on_and_false_alarms_release_the_helper(district: District) -> None:

@@ -37,14 +37,14 @@ def test_coverage_spares_the_lone_helper_for_general_help() -> None:
 
 def test_every_policy_sees_the_same_calls_and_results_repeat() -> None:
     """One stream for all policies (same incidents, same places); a rerun gives equal figures."""
-    result = study(load("small"), days=1)
+    result = study(load("small"), days=0.25)
     names = [p["policy"] for p in result["policies"]]
     assert names == list(POLICIES)
     totals = {
         (p["emergency"]["total"], p["general"]["total"], p["incidents"]) for p in result["policies"]
     }
     assert len(totals) == 1
-    again = study(load("small"), days=1)
+    again = study(load("small"), days=0.25)
     strip = [{k: v for k, v in p.items() if k != "cpu_s"} for p in result["policies"]]
     assert strip == [{k: v for k, v in p.items() if k != "cpu_s"} for p in again["policies"]]
     assert result["recommended_policy"] in POLICIES

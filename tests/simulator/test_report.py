@@ -20,7 +20,7 @@ def test_gini_bounds() -> None:
 
 def test_html_report_is_self_contained_with_every_plot() -> None:
     """One HTML file with inline SVG plots and no external resource."""
-    result = study(load("small"), days=1, policies=[POLICIES["nearest"]])
+    result = study(load("small"), days=0.25, policies=[POLICIES["nearest"]])
     page = render(result)
     assert page.count("<svg") >= 7  # 2 arrival, 2 by-hour, 2 heat maps, 1 utilisation
     assert "15 min" in page and "30 min" in page
