@@ -185,7 +185,10 @@ class _Decider:
     # ---- building blocks ------------------------------------------------------------------
 
     def set(self, **changes: Any) -> None:
-        self.incident = dataclasses.replace(self.incident, **changes)
+        inc = self.incident
+        changed = {k: v for k, v in changes.items() if getattr(inc, k) != v}
+        if changed:  # copying the whole incident is the core's main cost: only when needed
+            self.incident = dataclasses.replace(inc, **changed)
 
     def move(self, event: Lifecycle) -> None:
         try:
