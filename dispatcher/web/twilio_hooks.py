@@ -20,6 +20,7 @@ default: without both settings the hooks answer 503 and log why.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +36,7 @@ from dispatcher.errors import DispatchError
 from dispatcher.sms_commands import CODE_LENGTH, SmsCommand, Verb, parse
 from dispatcher.store import Session
 from dispatcher.store.sms_inbox import SID_LENGTH, CaseRef, Handled, OfferRef, SmsInbox
+from dispatcher.text_safety import printable
 from dispatcher.web.context import AppContext
 from sla import TERMINAL_STATES, State
 
@@ -61,6 +63,7 @@ RESOLVED_BY_SMS = "服务人员确认已处理"
 _MAX_BODY_BYTES = 64 * 1024  # an SMS webhook is a few hundred bytes; 1600-character texts fit
 _MAX_FIELDS = 200
 _SIGNATURE = "X-Twilio-Signature"
+_SID = re.compile(rf"[A-Za-z0-9]{{1,{SID_LENGTH}}}")  # SM… / MM…: 34 letters and digits
 _TERMINAL = frozenset(s.value for s in TERMINAL_STATES)
 
 router = APIRouter(prefix="/hooks/twilio", tags=["twilio webhooks"], include_in_schema=False)
@@ -145,8 +148,8 @@ async def inbound_sms(request: Request) -> Response:
     """An SMS from a helper: act on it once per MessageSid; answer with TwiML."""
     params = await _verified(request, SMS_PATH)
     sid = params.get("MessageSid") or params.get("SmsSid") or ""
-    if not sid or len(sid) > SID_LENGTH:
-        raise HTTPException(400, "MessageSid missing or too long")
+    if not _SID.fullmatch(sid):
+        raise HTTPException(400, "MessageSid missing or not a Twilio id")
     c = _ctx(request)
     sms = _Sms(
         sid=sid,
@@ -162,7 +165,6 @@ async def inbound_sms(request: Request) -> Response:
         now=sms.now,
         work=lambda s: _Handler(c, inbox, s, sms).handle(),
     )
-    log.info("twilio_sms_answered", message_sid=sid)
     return _twiml(reply)
 
 
@@ -181,6 +183,17 @@ class _Handler:
         self.c, self.inbox, self.s, self.sms = c, inbox, s, sms
 
     async def handle(self) -> Handled:
+        handled = await self._handle()
+        log.info(
+            "twilio_sms_handled",
+            message_sid=self.sms.sid,
+            outcome=handled.outcome,
+            helper_id=handled.helper_id,
+            incident_id=handled.incident_id,
+        )
+        return handled
+
+    async def _handle(self) -> Handled:
         helpers = await self.inbox.helpers_with_phone(self.s, self.sms.sender)
         if len(helpers) != 1:
             if helpers:
@@ -261,6 +274,8 @@ class _Handler:
             offer = accepted[0] if accepted else offers[0]
             if offer.status == "pending":
                 return Handled(_accept_first(offer), "not_accepted", helper_id, offer.incident_id)
+            if offer.status not in ("accepted", "released"):  # never theirs: expired, declined…
+                return await self.not_open(helper_id, offer, command.verb)
             case = await self.inbox.case(self.s, offer.incident_id)
         else:
             cases = await self.inbox.assigned_cases(self.s, helper_id)
@@ -351,7 +366,7 @@ async def message_status(request: Request) -> Response:
     params = await _verified(request, STATUS_PATH)
     sid = params.get("MessageSid") or params.get("SmsSid") or ""
     status = (params.get("MessageStatus") or params.get("SmsStatus") or "").lower()
-    if not sid or not status:
+    if not _SID.fullmatch(sid) or not status:
         raise HTTPException(400, "MessageSid and MessageStatus are required")
     c = _ctx(request)
     inbox = SmsInbox(c.db)
@@ -399,7 +414,7 @@ async def message_status(request: Request) -> Response:
 
 
 def _delivery_error(status: str, params: Mapping[str, str]) -> str:
-    code = params.get("ErrorCode")
+    code = printable(params.get("ErrorCode", ""), 16)
     return f"Twilio: {status}" + (f" (error {code})" if code else "")
 
 

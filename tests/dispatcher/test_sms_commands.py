@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dispatcher.sms_commands import SmsCommand, Verb, parse
+from dispatcher.sms_commands import _WORDS, SmsCommand, Verb, parse
 
 ACCEPTED = [
     ("1 123456", SmsCommand(Verb.ACCEPT, "123456")),
@@ -51,3 +51,39 @@ def test_no_text_makes_the_parser_fail(text: str) -> None:
     command = parse(text)
     if command is not None and command.code is not None:
         assert len(command.code) == 6 and command.code.isascii() and command.code.isdigit()
+
+
+def _full_width(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+_LEADS = [(digit, verb) for digit, verb in zip("1234", list(Verb), strict=True)] + [
+    (word, verb) for word, verb in _WORDS
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    lead=st.sampled_from(_LEADS),
+    code=st.text("0123456789", min_size=6, max_size=6) | st.none(),
+    before=st.text(" \u3000", max_size=2),
+    between=st.text(" ,.-:、，。：\u3000", max_size=3),
+    after=st.text(" .!?。！？", max_size=2),
+    full_width=st.booleans(),
+    upper=st.booleans(),
+)
+def test_every_verb_reads_the_same_however_it_is_spaced_punctuated_or_typed(
+    lead: tuple[str, Verb],
+    code: str | None,
+    before: str,
+    between: str,
+    after: str,
+    full_width: bool,
+    upper: bool,
+) -> None:
+    """Each digit and word, with or without a code, any spacing, punctuation, width or case."""
+    word, verb = lead
+    text = before + (word.upper() if upper else word) + (between + code if code else "") + after
+    if full_width:
+        text = _full_width(text)
+    assert parse(text) == SmsCommand(verb, code)
