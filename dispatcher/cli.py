@@ -8,11 +8,11 @@ import os
 import secrets
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
 
 from dispatcher.clock import utcnow
 from dispatcher.demo_district import generate
@@ -23,7 +23,7 @@ from dispatcher.server import Server
 from dispatcher.settings import Settings
 from dispatcher.store.database import Database
 from dispatcher.store.migrate import upgrade
-from dispatcher.store.users import Role, User
+from dispatcher.store.users import Role, user_by_name
 from dispatcher.web.console.passwords import create_user, normalise, set_password
 
 app = typer.Typer(
@@ -124,9 +124,7 @@ async def _create_user(
         db.session() as s,
     ):
         try:
-            existing = (
-                await s.execute(select(User).where(User.username == normalise(username)))
-            ).scalar_one_or_none()
+            existing = await user_by_name(s, normalise(username))
             if existing is not None and reset:
                 await set_password(s, existing, password)
                 existing.role, existing.active = Role(role).value, True
@@ -236,6 +234,72 @@ async def _demo(settings: Settings, sos_every_s: float) -> None:
                 await asyncio.wait_for(sim.wait(), timeout=10)
             except TimeoutError:
                 sim.kill()
+
+
+# ---- helper app sign-in (issue 9) ---------------------------------------------------------
+
+
+async def _helper_link(settings: Settings, ref: str, *, send_sms: bool) -> str:
+    # Imported here: only these commands need the web layer's helper app.
+    from dispatcher.matching import DEFAULT_POLICY
+    from dispatcher.store.helper_sessions import HelperSessions
+    from dispatcher.store.incidents import IncidentRepository
+    from dispatcher.web.console.config import load_or_create_secret
+    from dispatcher.web.helper_app import HelperAppConfig, issue_link
+
+    await _upgrade(settings)
+    secret = load_or_create_secret(settings.console_session_secret, settings.data_dir)
+    config = HelperAppConfig(
+        secret=secret,
+        public_url=settings.public_url,
+        link_max_age=timedelta(minutes=settings.helper_link_minutes),
+    )
+    async with (
+        Database(settings.database_url, schema=settings.database_schema) as db,
+        db.session() as s,
+    ):
+        helper = await HelperSessions().helper_by_ref(s, ref)
+        if helper is None:
+            raise typer.BadParameter(f"no helper with ref {ref!r}")
+        queue = IncidentRepository(db, DEFAULT_POLICY).queue_message
+        return issue_link(s, config, queue, helper, utcnow(), send_sms=send_sms)
+
+
+@app.command("helper-link")
+def helper_link(
+    ref: Annotated[str, typer.Argument(help="The helper's ref (external id), e.g. H1")],
+    sms: Annotated[
+        bool, typer.Option("--sms/--no-sms", help="Also send the link to the helper by SMS")
+    ] = True,
+) -> None:
+    """Print a one-time sign-in link for the helper app (valid 10 minutes, works once)."""
+    settings = _settings()
+    if not settings.public_url:
+        typer.echo("warning: HUYUAN_PUBLIC_URL is not set; the link is relative", err=True)
+    typer.echo(asyncio.run(_helper_link(settings, ref, send_sms=sms)))
+
+
+async def _helper_revoke(settings: Settings, ref: str) -> str:
+    from dispatcher.store.helper_sessions import HelperSessions
+
+    async with (
+        Database(settings.database_url, schema=settings.database_schema) as db,
+        db.session() as s,
+    ):
+        sessions = HelperSessions()
+        helper = await sessions.helper_by_ref(s, ref)
+        if helper is None:
+            raise typer.BadParameter(f"no helper with ref {ref!r}")
+        count = await sessions.revoke_all(s, helper.id, utcnow())
+        return f"{count} helper-app session(s) of {helper.external_ref} revoked"
+
+
+@app.command("helper-revoke")
+def helper_revoke(
+    ref: Annotated[str, typer.Argument(help="The helper's ref (external id), e.g. H1")],
+) -> None:
+    """Sign a helper out of the helper app on every phone (a lost or handed-on phone)."""
+    typer.echo(asyncio.run(_helper_revoke(_settings(), ref)))
 
 
 def main() -> None:

@@ -1,4 +1,6 @@
-"""Elders, devices and helpers in and out: CSV import (idempotent, keyed by reference) and lookups.
+"""Elders, devices and helpers from CSV: read and checked here, written by ``store/registry.py``.
+
+Imports are idempotent (rows are keyed by reference).
 
 CSV formats (UTF-8, header row; see README "Loading a district"):
 - elders:  ref,name,age,gender,phone,address,community,lat,lon,medical_notes,key_safe_note,contacts
@@ -17,17 +19,35 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
-
-from sqlalchemy import String, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from device_protocol import Kind as TopicKind
 from device_protocol import TopicError, parse_topic, topic_for
 from dispatcher.errors import InvalidInput
 from dispatcher.matching import TravelMode
-from dispatcher.store.models import Base, Device, Elder, EmergencyContact, Helper
+from dispatcher.store import Session
+from dispatcher.store.elders import Contact
+from dispatcher.store.models import Base, Elder, EmergencyContact, Helper, column_width
+from dispatcher.store.registry import (
+    DeviceRow,
+    ElderRow,
+    HelperRow,
+    ImportReport,
+    elder_ids_by_ref,
+    upsert_devices,
+    upsert_elders,
+    upsert_helpers,
+)
+
+__all__ = [
+    "DEVICE_MODELS",
+    "HELPER_ROLES",
+    "ImportReport",
+    "column_width",
+    "import_devices",
+    "import_elders",
+    "import_helpers",
+]
 
 DEVICE_MODELS = ("handset", "wristband")
 HELPER_ROLES = ("social_worker", "volunteer", "community_staff", "supervisor")
@@ -38,12 +58,6 @@ MAX_REPORT_INTERVAL_S = 7 * 24 * 3600  # a week, as the device contract bounds a
 _LINE_REFUSED = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _TEXT_REFUSED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 FREE_TEXT = frozenset({"medical_notes", "key_safe_note"})
-
-
-def column_width(model: type[Base], column: str) -> int | None:
-    """The length of a String column as store/models.py declares it (None: unbounded text)."""
-    column_type = model.__table__.c[column].type
-    return column_type.length if isinstance(column_type, String) else None
 
 
 # CSV column -> the table column it lands in (its width bounds the cell).
@@ -59,12 +73,6 @@ ELDER_COLUMNS = {
 }
 CONTACT_PARTS = ("name", "relation", "phone")
 HELPER_COLUMNS = {"ref": "external_ref", "name": "name", "phone": "phone", "skills": "skills"}
-
-
-@dataclass(frozen=True)
-class ImportReport:
-    created: int
-    updated: int
 
 
 def _bad(line: int, key: str, why: str) -> InvalidInput:
@@ -149,40 +157,17 @@ def _valid_device_id(device_id: str, line: int) -> str:
     return device_id
 
 
-async def import_elders(s: AsyncSession, text: str, now: datetime) -> ImportReport:
+async def import_elders(s: Session, text: str, now: datetime) -> ImportReport:
     rows = _rows(text, ("ref", "name", "address", "lat", "lon"))
-    existing = {e.external_ref: e for e in (await s.execute(select(Elder))).scalars()}
     seen: dict[str, int] = {}
-    created = updated = 0
+    elders = []
     for line, row in rows:
         _fits(row, line, Elder, ELDER_COLUMNS)
         _once(seen, "ref", row["ref"], line)
         age = _int(row, "age", line, 0, MAX_AGE) if row.get("age") else None
         lat = _float(row, "lat", line, -90, 90)
         lon = _float(row, "lon", line, -180, 180)
-        elder = existing.get(row["ref"])
-        if elder is None:
-            elder = Elder(
-                external_ref=row["ref"],
-                created_at=now,
-                name="",
-                address="",
-                home_lat=lat,
-                home_lon=lon,
-            )
-            s.add(elder)
-            created += 1
-        else:
-            updated += 1
-        elder.name, elder.address = row["name"], row["address"]
-        elder.age = age
-        elder.gender = row.get("gender") or None
-        elder.phone = row.get("phone") or None
-        elder.community = row.get("community") or None
-        elder.home_lat, elder.home_lon = lat, lon
-        elder.medical_notes = row.get("medical_notes") or None
-        elder.key_safe_note = row.get("key_safe_note") or None
-        contacts: list[tuple[str, str | None, str]] = []
+        contacts: list[Contact] = []
         for entry in filter(None, row.get("contacts", "").split(";")):
             parts = [p.strip() for p in entry.split("|")]
             if len(parts) != 3 or not parts[2]:
@@ -192,31 +177,30 @@ async def import_elders(s: AsyncSession, text: str, now: datetime) -> ImportRepo
                 if width is not None and len(value) > width:
                     raise _bad(line, "contacts", f"{part} is longer than {width} characters")
             contacts.append((parts[0], parts[1] or None, parts[2]))
-        _replace_contacts(elder, contacts)
-    await s.flush()
-    return ImportReport(created, updated)
+        elders.append(
+            ElderRow(
+                ref=row["ref"],
+                name=row["name"],
+                age=age,
+                gender=row.get("gender") or None,
+                phone=row.get("phone") or None,
+                address=row["address"],
+                community=row.get("community") or None,
+                lat=lat,
+                lon=lon,
+                medical_notes=row.get("medical_notes") or None,
+                key_safe_note=row.get("key_safe_note") or None,
+                contacts=tuple(contacts),
+            )
+        )
+    return await upsert_elders(s, elders, now)
 
 
-def _replace_contacts(elder: Elder, contacts: list[tuple[str, str | None, str]]) -> None:
-    """Update the elder's contacts in place, by priority.
-
-    Replacing the collection would insert the new rows before deleting the old ones, and
-    (elder_id, priority) is unique: a second import of the same file failed on it.
-    """
-    current = {c.priority: c for c in elder.contacts} if elder.id is not None else {}
-    kept = []
-    for priority, (name, relation, phone) in enumerate(contacts, 1):
-        contact = current.get(priority) or EmergencyContact(priority=priority)
-        contact.name, contact.relation, contact.phone = name, relation, phone
-        kept.append(contact)
-    elder.contacts = kept
-
-
-async def import_devices(s: AsyncSession, text: str) -> ImportReport:
+async def import_devices(s: Session, text: str) -> ImportReport:
     rows = _rows(text, ("device_id", "elder_ref", "model"))
-    elders = dict((await s.execute(select(Elder.external_ref, Elder.id))).all())
+    elders = await elder_ids_by_ref(s)
     seen: dict[str, int] = {}
-    created = updated = 0
+    devices = []
     for line, row in rows:
         device_id = _valid_device_id(row["device_id"], line)
         _once(seen, "device_id", device_id, line)
@@ -228,25 +212,15 @@ async def import_devices(s: AsyncSession, text: str) -> ImportReport:
         interval = 300
         if row.get("report_interval_s"):
             interval = _int(row, "report_interval_s", line, 1, MAX_REPORT_INTERVAL_S)
-        device = await s.get(Device, device_id)
-        if device is None:
-            device = Device(device_id=device_id, online=False)
-            s.add(device)
-            created += 1
-        else:
-            updated += 1
-        device.elder_id, device.model = elder_id, row["model"]
-        device.report_interval_s = interval
-    await s.flush()
-    return ImportReport(created, updated)
+        devices.append(DeviceRow(device_id, elder_id, row["model"], interval))
+    return await upsert_devices(s, devices)
 
 
-async def import_helpers(s: AsyncSession, text: str, now: datetime) -> ImportReport:
+async def import_helpers(s: Session, text: str, now: datetime) -> ImportReport:
     rows = _rows(text, ("ref", "name", "phone", "travel_mode"))
-    existing = {h.external_ref: h for h in (await s.execute(select(Helper))).scalars()}
     modes = [m.value for m in TravelMode]
     seen: dict[str, int] = {}
-    created = updated = 0
+    helpers = []
     for line, row in rows:
         _fits(row, line, Helper, HELPER_COLUMNS)
         _once(seen, "ref", row["ref"], line)
@@ -255,19 +229,19 @@ async def import_helpers(s: AsyncSession, text: str, now: datetime) -> ImportRep
         role = row.get("role") or "volunteer"
         if role not in HELPER_ROLES:
             raise _bad(line, "role", f"must be one of {', '.join(HELPER_ROLES)}")
-        helper = existing.get(row["ref"])
-        if helper is None:
-            helper = Helper(external_ref=row["ref"], name="", phone="", travel_mode="walk")
-            s.add(helper)
-            created += 1
-        else:
-            updated += 1
-        helper.name, helper.phone, helper.role = row["name"], row["phone"], role
-        helper.skills, helper.travel_mode = row.get("skills", ""), row["travel_mode"]
-        helper.on_duty = row.get("on_duty", "").lower() in ("1", "true", "yes", "y")
+        position = None
         if row.get("lat") and row.get("lon"):
-            helper.lat = _float(row, "lat", line, -90, 90)
-            helper.lon = _float(row, "lon", line, -180, 180)
-            helper.located_at = now
-    await s.flush()
-    return ImportReport(created, updated)
+            position = (_float(row, "lat", line, -90, 90), _float(row, "lon", line, -180, 180))
+        helpers.append(
+            HelperRow(
+                ref=row["ref"],
+                name=row["name"],
+                phone=row["phone"],
+                role=role,
+                skills=row.get("skills", ""),
+                travel_mode=row["travel_mode"],
+                on_duty=row.get("on_duty", "").lower() in ("1", "true", "yes", "y"),
+                position=position,
+            )
+        )
+    return await upsert_helpers(s, helpers, now)

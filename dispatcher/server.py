@@ -47,6 +47,7 @@ from dispatcher.vitals import VitalThresholds
 from dispatcher.web.app import create_app
 from dispatcher.web.console import ConsoleConfig, load_or_create_secret
 from dispatcher.web.context import AppContext
+from dispatcher.web.helper_app import HelperAppConfig
 from dispatcher.web.twilio_hooks import OFFER_ANSWER, inbound_configured
 from dispatcher.workflow import Workflow, WorkflowConfig
 from sla import SlaPolicy
@@ -203,9 +204,11 @@ class Server:
                     api_tokens=settings.api_token_set,
                     twilio_auth_token=settings.twilio_auth_token,
                 )
+                console = self._console_config()
+                helper_app = HelperAppConfig.from_settings(settings, console)
                 web = _Uvicorn(
                     uvicorn.Config(
-                        create_app(ctx, self._console_config()),
+                        create_app(ctx, console, helper_app),
                         host=settings.http_host,
                         port=settings.http_port,
                         log_level="warning",

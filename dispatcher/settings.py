@@ -43,7 +43,11 @@ class Settings(BaseSettings):
         default="", description="Comma-separated bearer tokens for /api/v1; empty: API open"
     )
     public_url: str | None = Field(
-        default=None, description="Base URL helpers can reach (accept links in SMS)"
+        default=None,
+        description=(
+            "Public base URL (links in SMS; with TWILIO_AUTH_TOKEN, the URL Twilio's webhook "
+            "signatures are checked against, which opens /hooks/twilio/*)"
+        ),
     )
     data_dir: Path = Path("var")
     auto_migrate: bool = Field(default=True, description="Run migrations at start-up")
@@ -94,6 +98,17 @@ class Settings(BaseSettings):
     console_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     console_tile_attribution: str = "© OpenStreetMap contributors"
     console_sse_poll_s: float = Field(default=1.0, description="How often the live queue checks")
+
+    # ---- Helper web app (issue 9: /helper/, signed like the console with its secret) -------
+    helper_link_minutes: int = Field(default=10, description="How long a sign-in link works")
+    helper_session_days: int = Field(default=90, description="How long a helper stays signed in")
+    helper_checkin_radius_m: float = Field(
+        default=200.0, description="Farther than this from the elder, arrival needs a reason"
+    )
+    helper_centre_phone: str | None = Field(
+        default=None, description="The dispatch centre's number on the helper app's call button"
+    )
+    helper_sse_poll_s: float = Field(default=2.0, description="How often a helper's stream checks")
 
     @property
     def api_token_set(self) -> frozenset[str]:

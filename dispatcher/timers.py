@@ -13,15 +13,15 @@ import asyncio
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import func, select
 
 from dispatcher.clock import Clock
 from dispatcher.lane_guard import LaneGuard
-from dispatcher.retention import Retention, prune
+from dispatcher.retention import Retention
 from dispatcher.store.database import Database
 from dispatcher.store.devices import mark_silent_devices_offline
-from dispatcher.store.models import Timer
-from dispatcher.workflow import Workflow, due_timers_query
+from dispatcher.store.retention import prune
+from dispatcher.store.timers import claim_due_timer, next_due_at
+from dispatcher.workflow import Workflow
 
 log = structlog.get_logger(__name__)
 
@@ -56,7 +56,7 @@ class TimerLoop:
         while True:
             now = self.clock()
             async with self.db.session() as s:
-                timer = (await s.execute(self.db.lock_rows(due_timers_query(now, 1)))).scalar()
+                timer = await claim_due_timer(s, self.db, now)
                 if timer is None:
                     break
                 bound = log.bind(incident_id=timer.incident_id, timer_id=timer.id)
@@ -82,9 +82,7 @@ class TimerLoop:
 
     async def seconds_until_next(self) -> float:
         async with self.db.session() as s:
-            due = (
-                await s.execute(select(func.min(Timer.due_at)).where(Timer.fired_at.is_(None)))
-            ).scalar()
+            due = await next_due_at(s)
         if due is None:
             return self.max_sleep_s
         return max(0.0, min(self.max_sleep_s, (due - self.clock()).total_seconds()))

@@ -46,26 +46,13 @@ from dispatcher.core import (
 from dispatcher.errors import Conflict, NotFound
 from dispatcher.matching import DEFAULT_POLICY, MatchingPolicy
 from dispatcher.store import Database, Session
-from dispatcher.store.incidents import (
-    OPEN_STATE_VALUES,
-    IncidentRepository,
-    due_timers_query,
-    open_incidents_query,
-)
+from dispatcher.store.incidents import IncidentRepository
 from dispatcher.store.models import Elder, Helper, Incident, Timer
 from sla import DEFAULT_LADDER, Category, EscalationStep, Level, SlaPolicy
 
 log = structlog.get_logger(__name__)
 
-# OPEN_STATE_VALUES and the two queries are re-exported until their callers import the store.
-__all__ = [
-    "OPEN_STATE_VALUES",
-    "SYSTEM",
-    "Workflow",
-    "WorkflowConfig",
-    "due_timers_query",
-    "open_incidents_query",
-]
+__all__ = ["SYSTEM", "Workflow", "WorkflowConfig"]
 
 
 @dataclass(frozen=True)
@@ -308,7 +295,7 @@ class Workflow:
         helper.lat, helper.lon, helper.located_at = lat, lon, now
         if helper.active_incident_id is None:
             return
-        incident = await s.get(Incident, helper.active_incident_id)
+        incident = await self.incidents.find(s, helper.active_incident_id)
         if incident is None or incident.assigned_helper_id != helper.id:
             return
         eta = await self._eta(s, helper.id, incident, now, 0)

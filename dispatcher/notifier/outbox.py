@@ -2,7 +2,8 @@
 
 Rows are claimed with a lease (status ``sending`` until ``next_attempt_at``) and sent outside any
 transaction, so a slow SMS provider never holds a database lock; a process that dies mid-send
-leaves a lease that expires and another attempt picks it up (at least once, never lost).
+leaves a lease that expires and another attempt picks it up (at least once, never lost). The
+rows, their statuses (``OutboxStatus``) and their queries are ``store/outbox.py``'s.
 
 A database outage pauses the loop (``LaneGuard.ride_out``): claiming waits for it, and results of
 messages already sent are kept in memory and recorded once it is back, so an outage does not
@@ -13,31 +14,22 @@ claims the row meanwhile).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import structlog
-from sqlalchemy import select
 
 from dispatcher.clock import Clock
 from dispatcher.lane_guard import LaneGuard
 from dispatcher.notifier.channels import Channel, backoff
 from dispatcher.notifier.errors import NotifierError
 from dispatcher.store.database import Database
-from dispatcher.store.models import OutboxMessage, TimelineEntry
+from dispatcher.store.models import OutboxMessage
+from dispatcher.store.outbox import Attempt, OutboxStatus, OutboxStore
 
 log = structlog.get_logger(__name__)
 
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 8
-
-
-@dataclass(frozen=True)
-class _Result:
-    status: str  # sent | pending (retry later) | failed
-    error: str | None
-    provider_id: str | None = None
-    retry_at: datetime | None = None
 
 
 class OutboxLoop:
@@ -52,6 +44,7 @@ class OutboxLoop:
         guard: LaneGuard | None = None,
     ) -> None:
         self.db = db
+        self.rows = OutboxStore(db)
         self.channels = channels
         self.clock = clock
         self.batch = batch
@@ -62,20 +55,7 @@ class OutboxLoop:
     async def _claim(self) -> list[OutboxMessage]:
         now = self.clock()
         async with self.db.session() as s:
-            stmt = (
-                select(OutboxMessage)
-                .where(
-                    OutboxMessage.status.in_(("pending", "sending")),
-                    OutboxMessage.next_attempt_at <= now,
-                )
-                .order_by(OutboxMessage.next_attempt_at)
-                .limit(self.batch)
-            )
-            rows = list((await s.execute(self.db.lock_rows(stmt))).scalars())
-            for row in rows:
-                row.status, row.attempts = "sending", row.attempts + 1
-                row.next_attempt_at = now + LEASE
-        return rows
+            return await self.rows.claim(s, now, limit=self.batch, lease=LEASE)
 
     async def tick(self) -> int:
         """Send what is due, concurrently, then record every result in one transaction."""
@@ -91,54 +71,34 @@ class OutboxLoop:
                 await self._record(rows, results)
         return len(rows)
 
-    async def _send(self, row: OutboxMessage) -> _Result:
+    async def _send(self, row: OutboxMessage) -> Attempt:
         channel = self.channels.get(row.channel)
         if channel is None:
-            return _Result("failed", f"no channel named {row.channel!r}")
+            return Attempt(OutboxStatus.FAILED, f"no channel named {row.channel!r}")
         try:
             sent = await channel.send(row.recipient, row.body)
         except NotifierError as exc:
             if exc.retryable and row.attempts < MAX_ATTEMPTS:
-                return _Result("pending", str(exc), retry_at=self.clock() + backoff(row.attempts))
-            return _Result("failed", str(exc))
-        return _Result("sent", None, provider_id=sent.provider_id)
+                retry_at = self.clock() + backoff(row.attempts)
+                return Attempt(OutboxStatus.PENDING, str(exc), retry_at=retry_at)
+            return Attempt(OutboxStatus.FAILED, str(exc))
+        return Attempt(OutboxStatus.SENT, None, provider_id=sent.provider_id)
 
-    async def _record(self, rows: list[OutboxMessage], results: list[_Result]) -> None:
+    async def _record(self, rows: list[OutboxMessage], results: list[Attempt]) -> None:
         now = self.clock()
         async with self.db.session() as s:
             for row, result in zip(rows, results, strict=True):
-                fresh = await s.get_one(OutboxMessage, row.id)
-                fresh.status, fresh.last_error = result.status, result.error
-                fresh.provider_id = result.provider_id
-                if result.retry_at is not None:
-                    fresh.next_attempt_at = result.retry_at
-                if result.status == "sent":
-                    fresh.sent_at = now
-                if result.status == "failed" and row.incident_id is not None:
-                    # Operators must know a helper or family member was NOT reached.
-                    s.add(
-                        TimelineEntry(
-                            incident_id=row.incident_id,
-                            at=now,
-                            actor="system",
-                            action="notification_failed",
-                            detail={
-                                "outbox_id": row.id,
-                                "purpose": row.purpose,
-                                "recipient": row.recipient,
-                                "error": result.error,
-                            },
-                        )
-                    )
+                # A failure on an incident's message also lands on its timeline.
+                await self.rows.settle(s, row, result, now)
         for row, result in zip(rows, results, strict=True):
             bound = log.bind(outbox_id=row.id, incident_id=row.incident_id, purpose=row.purpose)
-            if result.status == "sent":
+            if result.status is OutboxStatus.SENT:
                 self.sent += 1
                 bound.info("notification_sent", channel=row.channel, provider_id=result.provider_id)
             else:
                 bound.warning(
                     "notification_not_sent",
-                    status=result.status,
+                    status=result.status.value,
                     error=result.error,
                     attempts=row.attempts,
                 )

@@ -1,7 +1,8 @@
 """Devices' rows: the registry cache, dedupe, what devices report, dead letters.
 
 Everything ingest writes goes through here, so ingest itself holds no SQL. Telemetry is written
-with Core executemany (one statement per kind of state), not per-row ORM updates.
+with Core executemany (one statement per kind of state), not per-row ORM updates. What operators
+see of the devices (lists, dead letters) is ``store/fleet.py``.
 """
 
 from __future__ import annotations

@@ -91,6 +91,9 @@ class IncidentRepository:
             raise NotFound(f"incident {incident_id} does not exist")
         return incident
 
+    async def find(self, s: AsyncSession, incident_id: int) -> Incident | None:
+        return await s.get(Incident, incident_id)
+
     async def find_open(
         self, s: AsyncSession, *, elder_id: int | None, device_id: str | None
     ) -> Incident | None:

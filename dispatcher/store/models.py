@@ -1,17 +1,20 @@
 """The tables: one source of truth for every process (DESIGN.md §3, §6).
 
 Times are stored as UTC and come back timezone-aware on every backend (SQLite keeps no offset,
-so ``UtcDateTime`` restores it).
+so ``UtcDateTime`` restores it). A status column holds one value of its enum in the code, and a
+CHECK constraint (``one_of``) makes the database refuse any other.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     DateTime,
     Dialect,
     Float,
@@ -26,6 +29,9 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from dispatcher.core import OfferStatus
+from sla import Category, SlaStatus, State
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -53,7 +59,23 @@ NAMING = {
     "uq": "uq_%(table_name)s_%(column_0_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
 }
+
+
+class OutboxStatus(StrEnum):
+    """Where an outbox row is: waiting, leased to a sender, sent, or given up on."""
+
+    PENDING = "pending"  # due at next_attempt_at (first try, or a retry after backoff)
+    SENDING = "sending"  # claimed until next_attempt_at; a lapsed lease makes it due again
+    SENT = "sent"
+    FAILED = "failed"
+
+
+def one_of(column: str, values: type[StrEnum]) -> CheckConstraint:
+    """CHECK that ``column`` holds a value of the enum (named ``ck_<table>_<column>``)."""
+    allowed = ", ".join(f"'{v.value}'" for v in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=column)
 
 
 class Base(DeclarativeBase):
@@ -143,15 +165,20 @@ class Helper(Base):
 
 class Incident(Base):
     __tablename__ = "incidents"
-    __table_args__ = (Index("ix_incidents_open_deadline", "state", "deadline"),)
+    __table_args__ = (
+        Index("ix_incidents_open_deadline", "state", "deadline"),
+        one_of("state", State),
+        one_of("sla_status", SlaStatus),
+        one_of("category", Category),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     elder_id: Mapped[int | None] = mapped_column(ForeignKey("elders.id"), index=True)
     device_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    category: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(16))  # sla.Category
     kind: Mapped[str] = mapped_column(String(16))  # sos | fall | vitals | alarm | request
     summary: Mapped[str] = mapped_column(String(300))
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))  # sla.State
     unregistered: Mapped[bool] = mapped_column(Boolean, default=False)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     late: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -165,7 +192,7 @@ class Incident(Base):
     arrived_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(300))
-    sla_status: Mapped[str] = mapped_column(String(24), default="on_track")
+    sla_status: Mapped[str] = mapped_column(String(24), default=SlaStatus.ON_TRACK.value)
     sla_code: Mapped[str | None] = mapped_column(String(32))
     sla_reason: Mapped[str | None] = mapped_column(String(300))
     has_candidates: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -175,13 +202,14 @@ class Incident(Base):
 
 class Offer(Base):
     __tablename__ = "offers"
+    __table_args__ = (one_of("status", OfferStatus),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
     helper_id: Mapped[int] = mapped_column(ForeignKey("helpers.id"), index=True)
     offered_at: Mapped[datetime]
     expires_at: Mapped[datetime]
-    # pending | accepted | declined | expired | withdrawn (operator override) | released (taken off)
+    # OfferStatus: pending | accepted | declined | expired | withdrawn | released (taken off)
     status: Mapped[str] = mapped_column(String(16))
     responded_at: Mapped[datetime | None]
     distance_m: Mapped[float] = mapped_column(Float)
@@ -218,7 +246,10 @@ class Timer(Base):
 
 class OutboxMessage(Base):
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        one_of("status", OutboxStatus),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
@@ -226,13 +257,16 @@ class OutboxMessage(Base):
     purpose: Mapped[str] = mapped_column(String(24))  # helper_offer|family|escalation
     recipient: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     last_error: Mapped[str | None] = mapped_column(Text)
-    provider_id: Mapped[str | None] = mapped_column(String(64))
+    # Twilio's id for the message (SM…); status callbacks find the row by it.
+    provider_id: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # What the provider's status callbacks said since: queued|sent|delivered|undelivered|failed…
+    delivery_status: Mapped[str | None] = mapped_column(String(16))
 
 
 class ReceivedMessage(Base):
@@ -283,3 +317,9 @@ class DeadLetter(Base):
     device_id: Mapped[str | None] = mapped_column(String(64), index=True)
     reason: Mapped[str] = mapped_column(Text)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+def column_width(model: type[Base], column: str) -> int | None:
+    """The length of a String column as declared here (None: unbounded text)."""
+    column_type = model.__table__.c[column].type
+    return column_type.length if isinstance(column_type, String) else None

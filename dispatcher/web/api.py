@@ -13,21 +13,12 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatcher.errors import NotFound
 from dispatcher.registry import import_devices, import_elders, import_helpers
-from dispatcher.store.models import (
-    DeadLetter,
-    Device,
-    Elder,
-    Helper,
-    Incident,
-    Offer,
-    OutboxMessage,
-    TimelineEntry,
-)
+from dispatcher.store import Session as Transaction
+from dispatcher.store import elders, fleet, read_models, roster
+from dispatcher.store.models import Incident
+from dispatcher.store.outbox import recent_messages
 from dispatcher.web.context import AppContext
 from dispatcher.web.inputs import INT32_MAX, ElderId, HelperId, IncidentId, Line
 from dispatcher.web.problems import problem_doc
@@ -53,7 +44,6 @@ from dispatcher.web.schemas import (
     TimelineOut,
     WithdrawAction,
 )
-from dispatcher.workflow import open_incidents_query
 from sla import Category, Level
 
 
@@ -95,79 +85,56 @@ router = APIRouter(
 Ctx = Annotated[AppContext, Depends(ctx)]
 
 
-async def session(request: Request) -> AsyncIterator[AsyncSession]:
+async def session(request: Request) -> AsyncIterator[Transaction]:
     async with ctx(request).db.session() as s:
         yield s
 
 
 # scope="function": the unit of work commits before the answer is sent, so a client is never
 # told 200 about a write that then failed to commit.
-Session = Annotated[AsyncSession, Depends(session, scope="function")]
+Session = Annotated[Transaction, Depends(session, scope="function")]
 
 
-async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
+async def read_session(request: Request) -> AsyncIterator[Transaction]:
     async with ctx(request).db.read_session() as s:
         yield s
 
 
 # GET routes read through this, so operators' screens never queue in front of an SOS write.
-ReadSession = Annotated[AsyncSession, Depends(read_session)]
+ReadSession = Annotated[Transaction, Depends(read_session)]
 CsvBody = Annotated[str, Body(media_type="text/csv")]
 
 
-async def summaries(s: AsyncSession, incidents: Sequence[Incident]) -> list[IncidentSummary]:
-    elder_ids = {i.elder_id for i in incidents if i.elder_id is not None}
-    helper_ids = {i.assigned_helper_id for i in incidents if i.assigned_helper_id is not None}
-    elders: dict[int, str] = {}
-    helpers: dict[int, str] = {}
-    if elder_ids:
-        rows = await s.execute(select(Elder.id, Elder.name).where(Elder.id.in_(elder_ids)))
-        elders = {i: n for i, n in rows}
-    if helper_ids:
-        rows = await s.execute(select(Helper.id, Helper.name).where(Helper.id.in_(helper_ids)))
-        helpers = {i: n for i, n in rows}
-    out = []
-    for i in incidents:
-        data = IncidentSummary.model_validate(
+def _person(person_id: int | None, name: str | None) -> PersonRef | None:
+    return (
+        PersonRef(id=person_id, name=name) if person_id is not None and name is not None else None
+    )
+
+
+async def summaries(s: Transaction, incidents: Sequence[Incident]) -> list[IncidentSummary]:
+    names = await read_models.names_for(s, incidents)
+    return [
+        IncidentSummary.model_validate(
             {
                 **{c: getattr(i, c) for c in IncidentSummary.model_fields if hasattr(i, c)},
-                "elder": PersonRef(id=i.elder_id, name=elders[i.elder_id])
-                if i.elder_id in elders
-                else None,
-                "assigned_helper": PersonRef(
-                    id=i.assigned_helper_id, name=helpers[i.assigned_helper_id]
-                )
-                if i.assigned_helper_id in helpers
-                else None,
+                "elder": _person(i.elder_id, names.elder(i.elder_id)),
+                "assigned_helper": _person(
+                    i.assigned_helper_id, names.helper(i.assigned_helper_id)
+                ),
             }
         )
-        out.append(data)
-    return out
+        for i in incidents
+    ]
 
 
-async def detail(s: AsyncSession, incident: Incident) -> IncidentDetail:
+async def detail(s: Transaction, incident: Incident) -> IncidentDetail:
     (summary,) = await summaries(s, [incident])
-    offers = (
-        (await s.execute(select(Offer).where(Offer.incident_id == incident.id).order_by(Offer.id)))
-        .scalars()
-        .all()
-    )
-    timeline = (
-        (
-            await s.execute(
-                select(TimelineEntry)
-                .where(TimelineEntry.incident_id == incident.id)
-                .order_by(TimelineEntry.id)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    record = await read_models.incident_record(s, incident)
     return IncidentDetail(
         **summary.model_dump(),
         outcome=incident.outcome,
-        offers=[OfferOut.model_validate(o) for o in offers],
-        timeline=[TimelineOut.model_validate(t) for t in timeline],
+        offers=[OfferOut.model_validate(o) for o, _name in record.offers],
+        timeline=[TimelineOut.model_validate(t) for t in record.timeline],
     )
 
 
@@ -182,10 +149,10 @@ async def list_incidents(
 ) -> list[IncidentSummary]:
     """Incidents, open ones ordered by arrival deadline (the operators' queue)."""
     if status == "open":
-        stmt = open_incidents_query()
+        incidents = await read_models.open_incidents(s, limit)
     else:
-        stmt = select(Incident).order_by(Incident.id.desc())
-    return await summaries(s, (await s.execute(stmt.limit(limit))).scalars().all())
+        incidents = await read_models.latest_incidents(s, limit)
+    return await summaries(s, incidents)
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentDetail, tags=["incidents"])
@@ -197,9 +164,7 @@ async def get_incident(incident_id: IncidentId, s: ReadSession, c: Ctx) -> Incid
 @router.post("/incidents", response_model=IncidentDetail, status_code=201, tags=["incidents"])
 async def create_request(body: HelpRequest, s: Session, c: Ctx) -> IncidentDetail:
     """A help request taken by an operator: general help (30 min) unless marked emergency."""
-    elder = await s.get(Elder, body.elder_id)
-    if elder is None:
-        raise NotFound(f"elder {body.elder_id} does not exist")
+    elder = await elders.require_elder(s, body.elder_id)
     incident = await c.workflow.open_incident(
         s,
         now=c.clock(),
@@ -322,29 +287,20 @@ async def add_note(incident_id: IncidentId, body: NoteAction, s: Session, c: Ctx
 
 @router.get("/helpers", response_model=list[HelperOut], tags=["helpers"])
 async def list_helpers(s: ReadSession) -> list[HelperOut]:
-    rows = (await s.execute(select(Helper).order_by(Helper.id))).scalars().all()
-    return [HelperOut.model_validate(h) for h in rows]
-
-
-async def _helper(s: AsyncSession, helper_id: int) -> Helper:
-    helper = await s.get(Helper, helper_id)
-    if helper is None:
-        raise NotFound(f"helper {helper_id} does not exist")
-    return helper
+    return [HelperOut.model_validate(h) for h in await roster.all_helpers(s)]
 
 
 @router.post("/helpers/{helper_id}/duty", response_model=HelperOut, tags=["helpers"])
 async def set_duty(helper_id: HelperId, body: DutyChange, s: Session) -> HelperOut:
     """Go on or off duty; only helpers on duty receive offers."""
-    helper = await _helper(s, helper_id)
-    helper.on_duty = body.on_duty
+    helper = await roster.set_on_duty(s, helper_id, body.on_duty)
     return HelperOut.model_validate(helper)
 
 
 @router.put("/helpers/{helper_id}/location", response_model=HelperOut, tags=["helpers"])
 async def set_location(helper_id: HelperId, body: LocationUpdate, s: Session, c: Ctx) -> HelperOut:
     """The helper app reports where the helper is (WGS-84)."""
-    helper = await _helper(s, helper_id)
+    helper = await roster.require_helper(s, helper_id)
     await c.workflow.update_helper_location(s, helper, body.lat, body.lon, c.clock())
     return HelperOut.model_validate(helper)
 
@@ -359,18 +315,12 @@ async def list_elders(
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[ElderOut]:
     """Elders, or those whose name or address contains ``q``."""
-    stmt = select(Elder).order_by(Elder.id).limit(limit)
-    if q:
-        stmt = stmt.where(Elder.name.contains(q) | Elder.address.contains(q))
-    return [ElderOut.model_validate(e) for e in (await s.execute(stmt)).scalars()]
+    return [ElderOut.model_validate(e) for e in await elders.list_elders(s, q, limit)]
 
 
 @router.get("/elders/{elder_id}", response_model=ElderOut, tags=["elders"])
 async def get_elder(elder_id: ElderId, s: ReadSession) -> ElderOut:
-    elder = await s.get(Elder, elder_id)
-    if elder is None:
-        raise NotFound(f"elder {elder_id} does not exist")
-    return ElderOut.model_validate(elder)
+    return ElderOut.model_validate(await elders.require_elder(s, elder_id))
 
 
 @router.get("/devices", response_model=list[DeviceOut], tags=["devices"])
@@ -378,8 +328,7 @@ async def list_devices(
     s: ReadSession, limit: Annotated[int, Query(ge=1, le=50000)] = 5000
 ) -> list[DeviceOut]:
     """Devices, offline ones first (they need a call)."""
-    stmt = select(Device).order_by(Device.online, Device.device_id).limit(limit)
-    return [DeviceOut.model_validate(d) for d in (await s.execute(stmt)).scalars()]
+    return [DeviceOut.model_validate(d) for d in await fleet.all_devices(s, limit)]
 
 
 @router.post("/import/{kind}", response_model=ImportResult, tags=["import"])
@@ -404,9 +353,7 @@ async def dead_letters(
     s: ReadSession, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[DeadLetterOut]:
     """Device messages that could not be used, newest first, with the reason and the raw bytes."""
-    rows = (
-        await s.execute(select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit))
-    ).scalars()
+    rows = await fleet.recent_dead_letters(s, limit)
     return [
         DeadLetterOut(
             id=d.id,
@@ -427,10 +374,8 @@ async def outbox(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[OutboxOut]:
     """Notifications and their delivery status."""
-    stmt = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
-    if incident_id is not None:
-        stmt = stmt.where(OutboxMessage.incident_id == incident_id)
-    return [OutboxOut.model_validate(o) for o in (await s.execute(stmt)).scalars()]
+    rows = await recent_messages(s, incident_id, limit)
+    return [OutboxOut.model_validate(o) for o in rows]
 
 
 __all__ = ["router"]

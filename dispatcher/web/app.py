@@ -9,9 +9,14 @@ from dispatcher.web import problems, twilio_hooks
 from dispatcher.web.api import router
 from dispatcher.web.console import ConsoleConfig, mount_console
 from dispatcher.web.context import AppContext
+from dispatcher.web.helper_app import HelperAppConfig, mount_helper_app
 
 
-def create_app(ctx: AppContext, console: ConsoleConfig | None = None) -> FastAPI:
+def create_app(
+    ctx: AppContext,
+    console: ConsoleConfig | None = None,
+    helper_app: HelperAppConfig | None = None,
+) -> FastAPI:
     app = FastAPI(
         title="Huyuan 呼援 dispatch API",
         version="1",
@@ -25,6 +30,10 @@ def create_app(ctx: AppContext, console: ConsoleConfig | None = None) -> FastAPI
     app.include_router(twilio_hooks.router)  # Twilio's webhooks (issue 9)
     if console is not None:  # the operators' console (issue 4); API-only apps leave it out
         mount_console(app, console)
+        # The helpers' app (issue 9), signed with the console's secret unless configured apart.
+        mount_helper_app(
+            app, helper_app or HelperAppConfig.from_console(console, ctx.workflow.config.public_url)
+        )
     problems.install(app)
 
     @app.get("/healthz", tags=["operations"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -58,6 +59,30 @@ async def test_every_operator_action_lands_in_the_timeline_with_their_name(
         assert (action, "operator:王芳") in entries
     page = (await operator.client.get(path)).text
     assert "许木兴" in page and "已致电老人" in page and "呼叫 120" in page
+
+
+def candidates_table(page: str) -> str:
+    """The HTML of the incident page's candidate list (names elsewhere on the page left out)."""
+    found = re.search(r'<table class="grid-table candidates">.*?</table>', page, re.DOTALL)
+    assert found, page
+    return found.group()
+
+
+async def test_the_candidates_listed_are_the_ones_dispatch_would_ask(operator: Console) -> None:
+    """A helper who declined is free and nearest, but dispatch skips them, so the page does too."""
+    incident = await open_request(operator)
+    h1, h2 = operator.district.h1, operator.district.h2
+    assert incident["offers"][0]["helper_id"] == h1
+    path = f"/console/incidents/{incident['id']}"
+    listed = candidates_table((await operator.client.get(path)).text)
+    assert "许木兴" in listed and "黄少卿" not in listed  # H1 holds the offer, H2 is free
+    declined = await operator.client.post(
+        f"/api/v1/incidents/{incident['id']}/decline", json={"helper_id": h1}
+    )
+    assert declined.status_code == 200, declined.text
+    assert [o["helper_id"] for o in declined.json()["offers"]] == [h1, h2]
+    listed = candidates_table((await operator.client.get(path)).text)
+    assert "黄少卿" not in listed and "许木兴" not in listed  # declined; holds the new offer
 
 
 async def test_closing_needs_an_arrival_and_a_wrong_form_keeps_what_was_typed(

@@ -15,12 +15,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from dispatcher.errors import InvalidInput
-from dispatcher.store.users import Role, User
+from dispatcher.store import Session
+from dispatcher.store.users import Role, User, user_by_id
 from dispatcher.web.console.config import ConsoleConfig
 from dispatcher.web.context import AppContext
 from dispatcher.web.inputs import control_character
@@ -116,12 +116,12 @@ def new_session(user: User) -> dict[str, Any]:
     return {"csrf": secrets.token_urlsafe(24), "uid": user.id, "sv": user.session_version}
 
 
-async def load_operator(request: Request, s: AsyncSession) -> Operator | None:
+async def load_operator(request: Request, s: Session) -> Operator | None:
     data = read_session(request)
     uid, csrf = data.get("uid"), data.get("csrf")
     if not isinstance(uid, int) or not isinstance(csrf, str):
         return None
-    user = await s.get(User, uid)
+    user = await user_by_id(s, uid)
     if user is None or not user.active or user.session_version != data.get("sv"):
         return None
     return Operator(user.id, user.username, user.display_name, Role(user.role), csrf)

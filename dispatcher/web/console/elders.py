@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import select
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import RedirectResponse, Response
 
-from dispatcher.errors import InvalidInput, NotFound
-from dispatcher.registry import column_width, import_elders
-from dispatcher.store.models import Elder, EmergencyContact
+from dispatcher.errors import InvalidInput
+from dispatcher.registry import import_elders
+from dispatcher.store.elders import Contact, Profile, find_elders, require_elder, save_profile
+from dispatcher.store.models import Elder, EmergencyContact, column_width
 from dispatcher.store.users import Role
 from dispatcher.web.console.auth import (
     CurrentOperator,
@@ -71,7 +71,23 @@ CONTACT_WIDTHS = {n: column_width(EmergencyContact, n) or 0 for n in ("name", "r
 class ElderForm:
     values: dict[str, str]
     errors: dict[str, str] = field(default_factory=dict)
-    contacts: list[tuple[str, str | None, str]] = field(default_factory=list)
+    contacts: list[Contact] = field(default_factory=list)
+
+    def profile(self) -> Profile:
+        """The checked values, typed (only for a form without errors)."""
+        v = self.values
+        return Profile(
+            name=v["name"],
+            age=int(float(v["age"])) if v["age"] else None,
+            phone=v["phone"] or None,
+            address=v["address"],
+            community=v["community"] or None,
+            home_lat=float(v["home_lat"]),
+            home_lon=float(v["home_lon"]),
+            medical_notes=v["medical_notes"] or None,
+            key_safe_note=v["key_safe_note"] or None,
+            contacts=tuple(self.contacts),
+        )
 
 
 def from_elder(elder: Elder) -> dict[str, str]:
@@ -132,25 +148,13 @@ async def elders_page(
     request: Request, operator: CurrentOperator, q: Annotated[Line, Query(max_length=300)] = ""
 ) -> Response:
     async with app_context(request).db.session() as s:
-        stmt = select(Elder).order_by(Elder.community, Elder.name).limit(300)
-        if q.strip():
-            like = q.strip()
-            stmt = stmt.where(
-                Elder.name.contains(like)
-                | Elder.address.contains(like)
-                | Elder.phone.contains(like)
-                | Elder.external_ref.contains(like)
-            )
-        elders = (await s.execute(stmt)).scalars().all()
+        elders = await find_elders(s, q.strip(), 300)
     return render(request, "elders.html", operator, elders=elders, q=q, csv_text="", error=None)
 
 
 async def _elder(request: Request, elder_id: int) -> Elder:
     async with app_context(request).db.session() as s:
-        elder = await s.get(Elder, elder_id)
-    if elder is None:
-        raise NotFound(f"elder {elder_id} does not exist")
-    return elder
+        return await require_elder(s, elder_id)
 
 
 @router.get("/elders/{elder_id}")
@@ -184,24 +188,7 @@ async def save_elder(
             saved=False,
         )
     async with app_context(request).db.session() as s:
-        elder = await s.get(Elder, elder_id)
-        if elder is None:
-            raise NotFound(f"elder {elder_id} does not exist")
-        v = f.values
-        elder.name, elder.address = v["name"], v["address"]
-        elder.age = int(float(v["age"])) if v["age"] else None
-        elder.phone, elder.community = v["phone"] or None, v["community"] or None
-        elder.home_lat, elder.home_lon = float(v["home_lat"]), float(v["home_lon"])
-        elder.medical_notes, elder.key_safe_note = (
-            v["medical_notes"] or None,
-            v["key_safe_note"] or None,
-        )
-        elder.contacts.clear()
-        await s.flush()  # old rows go first: (elder_id, priority) is unique
-        elder.contacts.extend(
-            EmergencyContact(priority=n, name=name, relation=rel, phone=phone)
-            for n, (name, rel, phone) in enumerate(f.contacts, start=1)
-        )
+        await save_profile(s, elder_id, f.profile())
     return RedirectResponse(f"/console/elders/{elder_id}?saved=1", status_code=303)
 
 

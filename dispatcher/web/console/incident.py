@@ -1,7 +1,8 @@
 """Incident detail: who the elder is, where the device is, who can get there, what happened.
 
-Everything the page shows comes from the store and the pure matching core (``rank``), the
-same ones the workflow dispatches with, so the candidates listed are the ones it would pick.
+The candidates listed come from the workflow's own candidate query (``IncidentRepository.
+candidates``, without claiming anyone), so the page ranks exactly the helpers dispatch would ask
+next: never one who already declined, let an offer expire or was taken off this incident.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from dispatcher.matching import HelperPosition, RankedHelper, TravelMode, rank
+from dispatcher.matching import RankedHelper
+from dispatcher.store import Session
+from dispatcher.store.fleet import device_of
 from dispatcher.store.models import Device, Elder, Helper, Incident, Offer, TimelineEntry
-from dispatcher.web.console.queue import taken_by
+from dispatcher.store.read_models import incident_record, taken_by
+from dispatcher.store.roster import free_helpers, helpers_by_id
 from dispatcher.web.context import AppContext
 
 CANDIDATES_SHOWN = 8
@@ -79,95 +80,33 @@ class IncidentView:
 
 
 async def candidates(
-    s: AsyncSession, ctx: AppContext, incident: Incident, now: datetime
+    s: Session, ctx: AppContext, incident: Incident, now: datetime
 ) -> list[Candidate]:
-    """Free on-duty helpers ranked by ETA, each with whether they can make the deadline."""
-    if incident.lat is None or incident.lon is None:
-        return []
-    helpers = (
-        (
-            await s.execute(
-                select(Helper).where(
-                    Helper.on_duty.is_(True),
-                    Helper.active_incident_id.is_(None),
-                    Helper.lat.is_not(None),
-                    Helper.located_at.is_not(None),
-                )
-            )
-        )
-        .scalars()
-        .all()
-    )
-    by_id = {h.id: h for h in helpers}
-    positions = [
-        HelperPosition(h.id, h.lat, h.lon, TravelMode(h.travel_mode), h.located_at)
-        for h in helpers
-        if h.lat is not None and h.lon is not None and h.located_at is not None
-    ]
-    ranked = rank(
-        (incident.lat, incident.lon),
-        positions,
-        now=now,
-        deadline=incident.deadline,
-        policy=ctx.workflow.config.matching,
-    )
-    return [Candidate(by_id[r.helper_id], r) for r in ranked[:CANDIDATES_SHOWN]]
+    """The helpers dispatch would ask next, best first, each with whether they make the deadline."""
+    repository = ctx.workflow.incidents
+    state = await repository.state_of(s, incident)
+    ranked = (await repository.candidates(s, state, now, claim=False))[:CANDIDATES_SHOWN]
+    helpers = await helpers_by_id(s, (r.helper_id for r in ranked))
+    return [Candidate(helpers[r.helper_id], r) for r in ranked if r.helper_id in helpers]
 
 
-async def device_of(s: AsyncSession, incident: Incident) -> Device | None:
-    if incident.device_id is not None:
-        return await s.get(Device, incident.device_id)
-    if incident.elder_id is None:
-        return None
-    stmt = select(Device).where(Device.elder_id == incident.elder_id).limit(1)
-    return (await s.execute(stmt)).scalar_one_or_none()
-
-
-async def load_view(
-    s: AsyncSession, ctx: AppContext, incident_id: int, now: datetime
-) -> IncidentView:
+async def load_view(s: Session, ctx: AppContext, incident_id: int, now: datetime) -> IncidentView:
+    repository = ctx.workflow.incidents
     incident = await ctx.workflow.get_incident(s, incident_id)
-    elder = await s.get(Elder, incident.elder_id) if incident.elder_id is not None else None
-    helper = (
-        await s.get(Helper, incident.assigned_helper_id) if incident.assigned_helper_id else None
-    )
-    offer_rows = await s.execute(
-        select(Offer, Helper.name)
-        .join(Helper, Helper.id == Offer.helper_id)
-        .where(Offer.incident_id == incident.id)
-        .order_by(Offer.id)
-    )
-    timeline = (
-        (
-            await s.execute(
-                select(TimelineEntry)
-                .where(TimelineEntry.incident_id == incident.id)
-                .order_by(TimelineEntry.id.desc())
-            )
-        )
-        .scalars()
-        .all()
-    )
-    free = (
-        (
-            await s.execute(
-                select(Helper)
-                .where(Helper.on_duty.is_(True), Helper.active_incident_id.is_(None))
-                .order_by(Helper.name)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    record = await incident_record(s, incident)
     return IncidentView(
         incident=incident,
-        elder=elder,
-        device=await device_of(s, incident),
-        helper=helper,
-        offers=[(o, name) for o, name in offer_rows],
-        timeline=list(timeline),
+        elder=await repository.elder(s, incident.elder_id),
+        device=await device_of(s, incident.device_id, incident.elder_id),
+        helper=(
+            await repository.helper(s, incident.assigned_helper_id)
+            if incident.assigned_helper_id
+            else None
+        ),
+        offers=record.offers,
+        timeline=record.timeline[::-1],  # newest first
         candidates=await candidates(s, ctx, incident, now),
-        free_helpers=list(free),
+        free_helpers=list(await free_helpers(s)),
         taken_by=(await taken_by(s, [incident.id])).get(incident.id),
     )
 

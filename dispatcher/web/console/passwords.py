@@ -12,11 +12,18 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatcher.errors import Conflict, InvalidInput
-from dispatcher.store.users import LoginAttempt, Role, User
+from dispatcher.store import Session
+from dispatcher.store.users import (
+    Role,
+    User,
+    add_user,
+    failures_since,
+    last_success,
+    record_attempt,
+    user_by_name,
+)
 
 HASHER = PasswordHasher()
 # Verified against when the user does not exist, so both paths cost one argon2 verification.
@@ -29,7 +36,7 @@ def normalise(username: str) -> str:
 
 
 async def create_user(
-    s: AsyncSession, *, username: str, display_name: str, role: Role, password: str, now: datetime
+    s: Session, *, username: str, display_name: str, role: Role, password: str, now: datetime
 ) -> User:
     """A new account; refuses short passwords and names already taken."""
     name = normalise(username)
@@ -37,7 +44,7 @@ async def create_user(
         raise InvalidInput("user name must be 1–64 characters")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
-    if (await s.execute(select(User.id).where(User.username == name))).first() is not None:
+    if await user_by_name(s, name) is not None:
         raise Conflict(f"user {name} already exists")
     user = User(
         username=name,
@@ -48,12 +55,10 @@ async def create_user(
         created_at=now,
         session_version=1,
     )
-    s.add(user)
-    await s.flush()
-    return user
+    return await add_user(s, user)
 
 
-async def set_password(s: AsyncSession, user: User, password: str) -> None:
+async def set_password(s: Session, user: User, password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
     user.password_hash = HASHER.hash(password)
@@ -75,32 +80,11 @@ def _verify(stored: str, password: str) -> bool:
 
 
 async def locked_until(
-    s: AsyncSession, username: str, now: datetime, failures: int, window: timedelta
+    s: Session, username: str, now: datetime, failures: int, window: timedelta
 ) -> datetime | None:
-    last_ok = (
-        await s.execute(
-            select(func.max(LoginAttempt.at)).where(
-                LoginAttempt.username == username, LoginAttempt.success.is_(True)
-            )
-        )
-    ).scalar()
+    last_ok = await last_success(s, username)
     since = now - window if last_ok is None else max(now - window, last_ok)
-    recent = (
-        (
-            await s.execute(
-                select(LoginAttempt.at)
-                .where(
-                    LoginAttempt.username == username,
-                    LoginAttempt.success.is_(False),
-                    LoginAttempt.at > since,
-                )
-                .order_by(LoginAttempt.at.desc())
-                .limit(failures)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    recent = await failures_since(s, username, since, failures)
     if len(recent) < failures:
         return None
     # Locked until the oldest of the last N failures leaves the window.
@@ -108,7 +92,7 @@ async def locked_until(
 
 
 async def sign_in(
-    s: AsyncSession,
+    s: Session,
     username: str,
     password: str,
     *,
@@ -120,10 +104,10 @@ async def sign_in(
     """Check a user name and password; every attempt is recorded, repeated failures lock."""
     name = normalise(username)[:64]
     until = await locked_until(s, name, now, failures, window)
-    user = (await s.execute(select(User).where(User.username == name))).scalar_one_or_none()
+    user = await user_by_name(s, name)
     ok = _verify(user.password_hash if user else _DUMMY_HASH, password)
     ok = ok and user is not None and user.active and until is None
-    s.add(LoginAttempt(username=name, at=now, success=ok, client=client))
+    record_attempt(s, name, now, success=ok, client=client)
     if until is not None:
         return SignIn(None, locked_until=until)
     if not ok or user is None:

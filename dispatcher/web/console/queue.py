@@ -11,18 +11,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import RedirectResponse, Response
 
-from dispatcher.store.models import Elder, Helper, Incident, TimelineEntry
+from dispatcher.store import Session
+from dispatcher.store.models import Incident
+from dispatcher.store.read_models import TAKEN, names_for, open_incidents, taken_by
 from dispatcher.web.console.auth import CurrentOperator, PostedForm, app_context
 from dispatcher.web.console.views import render
 from dispatcher.web.inputs import IncidentId
-from dispatcher.workflow import open_incidents_query
+from sla import Category, SlaStatus
 
 router = APIRouter()
-TAKEN = "taken"
 
 
 @dataclass(frozen=True)
@@ -36,42 +35,19 @@ class QueueRow:
     @property
     def needs_taking(self) -> bool:
         """A new emergency stays highlighted (and announced) until someone takes it."""
-        return self.incident.category == "emergency" and self.taken_by is None
+        return self.incident.category == Category.EMERGENCY and self.taken_by is None
 
 
-async def taken_by(s: AsyncSession, incident_ids: Sequence[int]) -> dict[int, str]:
-    """Who took each incident (the latest ``taken`` entry), by display name."""
-    if not incident_ids:
-        return {}
-    rows = await s.execute(
-        select(TimelineEntry.incident_id, TimelineEntry.actor)
-        .where(TimelineEntry.incident_id.in_(incident_ids), TimelineEntry.action == TAKEN)
-        .order_by(TimelineEntry.id)
-    )
-    return {i: actor.removeprefix("operator:") for i, actor in rows}
-
-
-async def queue_rows(s: AsyncSession, limit: int = 500) -> list[QueueRow]:
-    incidents = (await s.execute(open_incidents_query().limit(limit))).scalars().all()
-    elder_ids = {i.elder_id for i in incidents if i.elder_id is not None}
-    helper_ids = {i.assigned_helper_id for i in incidents if i.assigned_helper_id is not None}
-    elders: dict[int, tuple[str, str | None]] = {}
-    helpers: dict[int, str] = {}
-    if elder_ids:
-        found = await s.execute(
-            select(Elder.id, Elder.name, Elder.community).where(Elder.id.in_(elder_ids))
-        )
-        elders = {i: (n, c) for i, n, c in found}
-    if helper_ids:
-        found_h = await s.execute(select(Helper.id, Helper.name).where(Helper.id.in_(helper_ids)))
-        helpers = {i: n for i, n in found_h}
+async def queue_rows(s: Session, limit: int = 500) -> list[QueueRow]:
+    incidents = await open_incidents(s, limit)
+    names = await names_for(s, incidents)
     taken = await taken_by(s, [i.id for i in incidents])
     return [
         QueueRow(
             incident=i,
-            elder_name=elders[i.elder_id][0] if i.elder_id in elders else None,
-            community=elders[i.elder_id][1] if i.elder_id in elders else None,
-            helper_name=helpers.get(i.assigned_helper_id) if i.assigned_helper_id else None,
+            elder_name=names.elder(i.elder_id),
+            community=names.community(i.elder_id),
+            helper_name=names.helper(i.assigned_helper_id) if i.assigned_helper_id else None,
             taken_by=taken.get(i.id),
         )
         for i in incidents
@@ -81,8 +57,8 @@ async def queue_rows(s: AsyncSession, limit: int = 500) -> list[QueueRow]:
 def counts(rows: Sequence[QueueRow]) -> dict[str, int]:
     return {
         "open": len(rows),
-        "at_risk": sum(r.incident.sla_status == "at_risk" for r in rows),
-        "breached": sum(r.incident.sla_status == "breached" for r in rows),
+        "at_risk": sum(r.incident.sla_status == SlaStatus.AT_RISK for r in rows),
+        "breached": sum(r.incident.sla_status == SlaStatus.BREACHED for r in rows),
     }
 
 

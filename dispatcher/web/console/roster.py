@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime, time, tzinfo
 
 from fastapi import APIRouter, Request
-from sqlalchemy import func, select
 from starlette.responses import RedirectResponse, Response
 
-from dispatcher.errors import NotFound
-from dispatcher.store.models import Device, Elder, Helper, Offer
+from dispatcher.store import roster
+from dispatcher.store.fleet import devices_with_elders
 from dispatcher.web.console.auth import CurrentOperator, PostedForm, app_context
 from dispatcher.web.console.views import render
 from dispatcher.web.inputs import HelperId
@@ -28,18 +27,9 @@ async def helpers_page(request: Request, operator: CurrentOperator) -> Response:
     now = ctx.clock()
     since = local_midnight(now, ctx.workflow.config.display_tz)
     async with ctx.db.session() as s:
-        helpers = (
-            (await s.execute(select(Helper).order_by(Helper.on_duty.desc(), Helper.name)))
-            .scalars()
-            .all()
-        )
+        helpers = await roster.on_duty_first(s)
         # "Today's count": incidents the helper took on today (accepted, or assigned by hand).
-        counted = await s.execute(
-            select(Offer.helper_id, func.count(func.distinct(Offer.incident_id)))
-            .where(Offer.offered_at >= since, Offer.status.in_(("accepted", "released")))
-            .group_by(Offer.helper_id)
-        )
-        today: dict[int, int] = {helper_id: n for helper_id, n in counted}
+        today = await roster.taken_on_since(s, since)
     stale_after = ctx.workflow.config.matching.location_max_age
     return render(
         request,
@@ -58,10 +48,7 @@ async def set_duty(
     """On or off duty; only helpers on duty are offered incidents (as the API's duty route)."""
     ctx = app_context(request)
     async with ctx.db.session() as s:
-        helper = await s.get(Helper, helper_id)
-        if helper is None:
-            raise NotFound(f"helper {helper_id} does not exist")
-        helper.on_duty = form.get("on_duty") == "1"
+        await roster.set_on_duty(s, helper_id, form.get("on_duty") == "1")
     return RedirectResponse("/console/helpers", status_code=303)
 
 
@@ -69,16 +56,8 @@ async def set_duty(
 async def devices_page(request: Request, operator: CurrentOperator) -> Response:
     ctx = app_context(request)
     async with ctx.db.session() as s:
-        rows = (
-            await s.execute(
-                select(Device, Elder.name)
-                .outerjoin(Elder, Elder.id == Device.elder_id)
-                # Offline first, then the longest silent: those are the ones to phone.
-                .order_by(Device.online, Device.last_seen_at.is_not(None), Device.last_seen_at)
-                .limit(2000)
-            )
-        ).all()
-    devices = [(d, name) for d, name in rows]
+        # Offline first, then the longest silent: those are the ones to phone.
+        devices = await devices_with_elders(s, 2000)
     offline = sum(not d.online for d, _ in devices)
     low = sum(d.battery_pct is not None and d.battery_pct <= 20 for d, _ in devices)
     return render(

@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
 from starlette.responses import Response
 
-from dispatcher.store.models import Elder, Incident
+from dispatcher.store.models import Incident
+from dispatcher.store.read_models import incidents_since
 from dispatcher.web.console.auth import CurrentOperator, app_context
 from dispatcher.web.console.charts import hbars, histogram, share_bars
 from dispatcher.web.console.i18n import Translate, language, register, translator
 from dispatcher.web.console.views import render
-from sla import Category, Outcome, compliance
+from sla import Category, Outcome, State, compliance
 
 router = APIRouter()
 MAX_ROWS = 50_000
@@ -42,14 +42,8 @@ async def load(request: Request, days: int) -> tuple[list[Row], datetime, tzinfo
     ctx = app_context(request)
     now = ctx.clock()
     async with ctx.db.read_session() as s:
-        result = await s.execute(
-            select(Incident, Elder.community, Elder.name)
-            .outerjoin(Elder, Elder.id == Incident.elder_id)
-            .where(Incident.created_at >= now - timedelta(days=days))
-            .order_by(Incident.created_at)
-            .limit(MAX_ROWS)
-        )
-        rows = [Row(i, c, n) for i, c, n in result]
+        found = await incidents_since(s, now - timedelta(days=days), MAX_ROWS)
+    rows = [Row(i, c, n) for i, c, n in found]
     return rows, now, ctx.workflow.config.display_tz
 
 
@@ -77,7 +71,7 @@ def on_time(
                 i.created_at,
                 i.deadline,
                 i.arrived_at,
-                cancelled=i.state == "cancelled",
+                cancelled=i.state == State.CANCELLED,
             )
         )
     figures = {b: compliance(grouped[b], now=now) for b in buckets}
@@ -89,7 +83,7 @@ def on_time(
     }
 
 
-def arrival_minutes(rows: Sequence[Row], category: str) -> list[int]:
+def arrival_minutes(rows: Sequence[Row], category: Category) -> list[int]:
     counts = [0] * (HIST_MINUTES + 1)
     for r in rows:
         i = r.incident
@@ -131,8 +125,8 @@ def charts(
         "hist_svg": histogram(
             bins,
             [
-                (t("category.emergency"), "em", arrival_minutes(rows, "emergency")),
-                (t("category.general"), "gen", arrival_minutes(rows, "general")),
+                (t("category.emergency"), "em", arrival_minutes(rows, Category.EMERGENCY)),
+                (t("category.general"), "gen", arrival_minutes(rows, Category.GENERAL)),
             ],
             [(15, t("stats.line", n=15)), (30, t("stats.line", n=30))],
             t("stats.arrivals"),

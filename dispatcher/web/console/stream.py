@@ -14,18 +14,16 @@ import json
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
-from sqlalchemy import func, select
 from starlette.responses import StreamingResponse
 
 from dispatcher.store.database import Database
-from dispatcher.store.models import Incident, TimelineEntry
+from dispatcher.store.read_models import QueueMarker as Marker
+from dispatcher.store.read_models import queue_marker
 from dispatcher.web.console.auth import CurrentOperator, app_context, config
 from dispatcher.web.console.queue import counts, queue_rows
 from dispatcher.web.console.views import TEMPLATES, page_values
-from dispatcher.workflow import OPEN_STATE_VALUES
 
 router = APIRouter()
-Marker = tuple[object, ...]
 
 
 class ChangeWatch:
@@ -47,18 +45,8 @@ class ChangeWatch:
             return self._marker
 
     async def _query(self) -> Marker:
-        # Every change an operator must see either moves an open incident's updated_at or
-        # appends to the timeline (closing takes it out of the open set but writes an entry).
         async with self.db.read_session() as s:
-            open_count, open_updated = (
-                await s.execute(
-                    select(func.count(Incident.id), func.max(Incident.updated_at)).where(
-                        Incident.state.in_(OPEN_STATE_VALUES)
-                    )
-                )
-            ).one()
-            last_entry = (await s.execute(select(func.max(TimelineEntry.id)))).scalar()
-        return (open_count, open_updated, last_entry)
+            return await queue_marker(s)
 
 
 def watch_for(request: Request) -> ChangeWatch:
