@@ -140,10 +140,10 @@ class Server:
     async def run(self) -> None:
         settings = self.settings
         loop = asyncio.get_running_loop()
-        # MQTT network threads, SQLite's worker thread and the event loop share the GIL; Python's
-        # default 5 ms switch interval lets a busy telemetry thread hold an SOS back that long,
-        # several times over. Measured: SOS->ack p99 75-131 ms at 5 ms, 41-59 ms at 1 ms, with
-        # the same telemetry throughput (bench/pipeline.py).
+        # SQLite's worker thread, MQTT reconnect workers and the event loop share the GIL;
+        # Python's default 5 ms switch interval lets a busy thread hold an SOS back that long,
+        # several times over. Measured (with paho's former network threads): SOS->ack p99
+        # 75-131 ms at 5 ms, 41-59 ms at 1 ms, same telemetry throughput (bench/pipeline.py).
         previous_interval = sys.getswitchinterval()
         sys.setswitchinterval(settings.thread_switch_interval_s)
         with contextlib.suppress(NotImplementedError, RuntimeError):

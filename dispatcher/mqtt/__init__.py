@@ -1,4 +1,5 @@
-"""The server's MQTT adapter: the ingest client (paho-mqtt 2, manual ack) and a local broker."""
+"""The server's MQTT adapter: the ingest client (paho-mqtt 2 on the event loop, manual ack) and
+a local broker."""
 
 from __future__ import annotations
 

@@ -7,8 +7,9 @@ MqttError               anything the broker connection raises
 └── MqttPublishError    paho would not queue a publish (bad topic, not open, queue full)
 ```
 
-A lost connection is not an error: paho reconnects by itself and ``MqttIngestClient.ready`` is
-False meanwhile. A refused re-subscription after a reconnect is: ``next_batch`` raises it.
+A lost connection is not an error: the ingest client reconnects by itself (backoff 1 s to 30 s)
+and ``MqttIngestClient.ready`` is False meanwhile. A refused re-subscription after a reconnect
+is, and so is paho failing on the event loop: ``next_batch`` raises them.
 """
 
 from __future__ import annotations

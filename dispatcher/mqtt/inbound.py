@@ -1,12 +1,8 @@
-"""Received messages and their hand-off from paho's network thread to the asyncio side.
+"""Received messages, and the buffer between paho's message callback and ``next_batch``.
 
-This is the hot path (10,000+ messages a second): the network thread appends to a deque and
-wakes the event loop only when a waiting ``next_batch`` has something to take, so a batch of
-a thousand messages costs one ``call_soon_threadsafe``, not a thousand.
-
-Why the buffer needs no lock: ``deque.append``/``popleft`` are atomic under the GIL, and the
-wake-up handshake orders its steps so a message is never left unseen (the consumer arms, then
-re-checks the deque; the producer appends, then reads the arming).
+Both sides run on the event loop's thread (paho is driven by the loop, see ``loop_driver``), so
+the buffer is a plain deque plus one future for the waiting consumer: ``put`` wakes it only when
+it has enough to take, so a batch of a thousand messages costs one wake-up, not a thousand.
 
 Bound: QoS 1 messages are bounded by the broker, not by us, and never dropped here (a dropped
 unacknowledged message would sit in the session until the next reconnect). With manual
@@ -22,7 +18,6 @@ whole window more (eclipse/mosquitto#2301), so the real ceiling is the broker's 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,7 +34,7 @@ class Inbound:
     mid: int
     qos: int
     received_at: datetime
-    """UTC, stamped on arrival in the network thread: the SLA clock starts here."""
+    """UTC, stamped when the packet is read off the socket: the SLA clock starts here."""
     retain: bool = False
     dup: bool = False
     """The broker says it may have sent this before (a redelivery after a reconnect)."""
@@ -48,7 +43,7 @@ class Inbound:
 
 
 class InboundBuffer:
-    """A bounded deque filled by one thread and drained in batches by one asyncio task."""
+    """A deque filled by paho's callback and drained in batches by one task, on one loop."""
 
     def __init__(self, max_items: int) -> None:
         if max_items < 1:
@@ -56,20 +51,14 @@ class InboundBuffer:
         self.max_items = max_items
         self.dropped_qos0 = 0
         self._items: deque[Inbound] = deque()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._event = asyncio.Event()
-        self._armed = False
+        self._waiter: asyncio.Future[None] | None = None
         self._threshold = 1
         self._failure: BaseException | None = None
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Attach to the event loop that will call ``next_batch``."""
-        self._loop = loop
-
-    # --- producer side: paho's network thread -------------------------------------------------
+    # --- producer side: paho's message callback ----------------------------------------------
 
     def put(self, item: Inbound) -> bool:
         """Append ``item``; False if it was a QoS 0 message dropped because the buffer is full."""
@@ -78,25 +67,21 @@ class InboundBuffer:
             self.dropped_qos0 += 1
             return False
         items.append(item)
-        if self._armed and len(items) >= self._threshold:
-            self._armed = False
+        if self._waiter is not None and len(items) >= self._threshold:
             self._wake()
         return True
 
     def fail(self, exc: BaseException) -> None:
         """Make every current and future ``next_batch`` raise ``exc``."""
         self._failure = exc
-        self._armed = False
         self._wake()
 
     def _wake(self) -> None:
-        loop = self._loop
-        if loop is None:
-            return
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
-            loop.call_soon_threadsafe(self._event.set)
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
-    # --- consumer side: the asyncio task ------------------------------------------------------
+    # --- consumer side: the ingest task ---------------------------------------------------------
 
     async def next_batch(self, max_items: int, max_wait_s: float) -> list[Inbound]:
         """Wait for one message, then gather up to ``max_items`` arriving within ``max_wait_s``."""
@@ -121,21 +106,21 @@ class InboundBuffer:
     async def _wait_for(self, threshold: int, wait_s: float | None) -> None:
         if self._failure is not None:
             raise self._failure
-        self._event.clear()
+        if self._waiter is not None:
+            raise RuntimeError("next_batch is already being awaited by another task")
+        waiter = self._waiter = asyncio.get_running_loop().create_future()
         self._threshold = threshold
-        self._armed = True
         try:
-            if len(self._items) >= threshold:  # arrived between our check and the arming
-                return
             if wait_s is None:
-                await self._event.wait()
+                await waiter
             else:
                 try:
                     async with asyncio.timeout(wait_s):
-                        await self._event.wait()
+                        await waiter
                 except TimeoutError:
                     pass
         finally:
-            self._armed = False
+            if self._waiter is waiter:
+                self._waiter = None
         if self._failure is not None:
             raise self._failure

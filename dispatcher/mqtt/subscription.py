@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-__all__ = ["Subscription"]
+__all__ = ["Subscription", "check_topic"]
 
 _GROUP = re.compile(r"^[^/+#]+$")
 _MAX_UTF8_BYTES = 65_535
@@ -29,6 +29,18 @@ def _check_filter(topic_filter: str) -> None:
         raise ValueError(f"bad MQTT topic filter {topic_filter!r}")
 
 
+def check_topic(topic: str) -> None:
+    """Raise ``ValueError`` for a topic no one may publish to (empty, a wildcard, too long)."""
+    if (
+        not topic
+        or "+" in topic
+        or "#" in topic
+        or "\0" in topic
+        or len(topic.encode()) > _MAX_UTF8_BYTES
+    ):
+        raise ValueError(f"bad MQTT topic {topic!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class Subscription:
     """QoS 1 topic filters as sent to the broker: ``$share/{group}/{filter}`` with a group."""
@@ -37,7 +49,7 @@ class Subscription:
 
     @classmethod
     def of(cls, filters: Sequence[str], shared_group: str | None) -> Subscription:
-        """Validate now: paho would raise from ``subscribe()``, inside its network thread."""
+        """Validate now, so that ``subscribe()`` in paho's CONNACK callback cannot refuse them."""
         if not filters:
             raise ValueError("at least one topic filter is needed")
         for topic_filter in filters:

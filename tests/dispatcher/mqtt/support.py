@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import threading
+import select
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,15 +38,16 @@ class BrokerUnderTest:
         *,
         client_id: str | None = None,
         filters: list[str] | None = None,
+        via: str | None = None,
         **options: Any,
     ) -> MqttIngestClient:
-        """An ingest client on this device's events, with test-friendly defaults."""
+        """An ingest client on this device's events (through ``via``, a proxy, if given)."""
         options.setdefault("shared_group", None)
         options.setdefault("session_expiry_s", SESSION_EXPIRY_S)
         options.setdefault("protocol_v5", self.supports_v5)
         options.setdefault("connect_timeout_s", 5.0)
         return MqttIngestClient(
-            self.url,
+            via or self.url,
             client_id=client_id or f"test-{uuid.uuid4().hex[:12]}",
             filters=filters or [f"hyt/v1/d/{device}/evt/+"],
             **options,
@@ -53,31 +55,37 @@ class BrokerUnderTest:
 
 
 def _publish_sync(url: str, messages: list[tuple[str, bytes]], qos: int) -> None:
+    """A device: one plain paho client, its socket driven by ``select`` (no network thread)."""
     ep = BrokerEndpoint.parse(url)
-    done = threading.Event()
     acked = 0
 
     def on_publish(*_: object) -> None:
         nonlocal acked
         acked += 1
-        if acked == len(messages):
-            done.set()
 
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:12]}")
     client.on_publish = on_publish
     if ep.username is not None:
         client.username_pw_set(ep.username, ep.password)
     client.connect(ep.host, ep.port)
-    client.loop_start()
+    deadline = time.monotonic() + 10
     try:
         for topic, payload in messages:
             client.publish(topic, payload, qos=qos)
-        if not done.wait(10):
-            raise AssertionError(f"only {acked} of {len(messages)} publishes acknowledged")
+        while acked < len(messages):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"only {acked} of {len(messages)} publishes acknowledged")
+            sock = client.socket()
+            assert sock is not None, "the test publisher lost its connection"
+            writing = [sock] if client.want_write() else []
+            readable, writable, _ = select.select([sock], writing, [], 0.1)
+            if readable:
+                client.loop_read()
+            if writable:
+                client.loop_write()
+            client.loop_misc()
     finally:
-        client.disconnect()
-        client.loop_stop()
-        client._reset_sockets()  # close paho's socketpair now, not at garbage collection
+        client.disconnect()  # without a network loop paho writes the DISCONNECT and closes here
 
 
 async def publish(url: str, messages: Iterable[tuple[str, bytes]], qos: int = 1) -> None:

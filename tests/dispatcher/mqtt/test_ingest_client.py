@@ -1,4 +1,5 @@
-"""MqttIngestClient against a real broker: delivery, readiness, redelivery, sessions, sharing."""
+"""MqttIngestClient against a real broker: delivery, readiness, redelivery, sessions, sharing,
+and reconnecting by itself when the connection breaks (through tcp_proxy.TcpProxy)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import asyncio
 import signal
 import socket
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +27,7 @@ from dispatcher.mqtt import (
     MqttSubscribeError,
 )
 from dispatcher.mqtt.broker import find_mosquitto
+from dispatcher.mqtt.inbound import Inbound
 from tests.dispatcher.mqtt.scripted_broker import scripted_broker
 from tests.dispatcher.mqtt.support import (
     BrokerUnderTest,
@@ -32,9 +35,11 @@ from tests.dispatcher.mqtt.support import (
     nothing_more,
     publish,
 )
+from tests.dispatcher.mqtt.tcp_proxy import TcpProxy
 from tests.support.services import service_missing
 
 REPO = Path(__file__).resolve().parents[3]
+FAST_RECONNECT: dict[str, Any] = {"reconnect_min_s": 0.05, "reconnect_max_s": 0.2}
 
 
 def _sos(device: str, n: int) -> tuple[str, bytes]:
@@ -48,11 +53,31 @@ def _free_port() -> int:
         return port
 
 
+@pytest.fixture(params=[False, True], ids=["paho-public", "fast-path"])
+def fast_path(request: pytest.FixtureRequest) -> bool:
+    """Both receive paths: paho's public one and the kept PUBLISH decoder (paho_client.py)."""
+    value: bool = request.param
+    return value
+
+
+@pytest.fixture
+async def proxy(mqtt_broker: BrokerUnderTest) -> AsyncIterator[TcpProxy]:
+    """A TCP proxy in front of the broker, to cut the client's connection on purpose."""
+    async with TcpProxy(mqtt_broker.url) as running:
+        yield running
+
+
+def _needs_redelivery(mqtt_broker: BrokerUnderTest) -> None:
+    if not mqtt_broker.supports_v5:
+        pytest.skip("amqtt drops unacknowledged messages instead of redelivering them")
+
+
 async def test_delivers_a_qos1_message_with_an_aware_receive_time(
-    mqtt_broker: BrokerUnderTest, device: str
+    mqtt_broker: BrokerUnderTest, device: str, fast_path: bool
 ) -> None:
     """A QoS 1 message published by a device comes out of next_batch, stamped in UTC on arrival."""
-    async with mqtt_broker.client(device) as client:
+    async with mqtt_broker.client(device, fast_path=fast_path) as client:
+        assert client.fast_path is fast_path
         before = datetime.now(UTC)
         await publish(mqtt_broker.url, [_sos(device, 1)])
         [msg] = await client.next_batch(10, 0.05)
@@ -86,10 +111,10 @@ async def test_closing_releases_a_waiting_next_batch(
 
 
 async def test_next_batch_gathers_up_to_max_items_within_the_wait(
-    mqtt_broker: BrokerUnderTest, device: str
+    mqtt_broker: BrokerUnderTest, device: str, fast_path: bool
 ) -> None:
     """One call returns as many messages as arrived in the window, never more than max_items."""
-    async with mqtt_broker.client(device) as client:
+    async with mqtt_broker.client(device, fast_path=fast_path) as client:
         await publish(mqtt_broker.url, [_sos(device, n) for n in range(25)])
         first = await client.next_batch(10, 0.5)
         rest = await collect(client, 15)
@@ -310,6 +335,187 @@ async def _until(condition: Callable[[], bool], within_s: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
+
+
+async def _drain(client: MqttIngestClient) -> list[Inbound]:
+    """Everything that arrives until a quiet half second, all acknowledged."""
+    got = await nothing_more(client)
+    while got and (more := await nothing_more(client)):
+        got += more
+    for msg in got:
+        client.ack(msg)
+    return got
+
+
+async def _synced(client: MqttIngestClient, device: str) -> list[Inbound]:
+    """Publish to ourselves and wait for it: the broker has handled every earlier PUBACK."""
+    client.publish(f"hyt/v1/d/{device}/evt/sync", uuid.uuid4().bytes, qos=1)
+    got = await collect(client, 1)
+    assert [m.topic for m in got] == [f"hyt/v1/d/{device}/evt/sync"]
+    for msg in got:
+        client.ack(msg)
+    return got
+
+
+def _presses(messages: list[Inbound]) -> list[Inbound]:
+    """The SOS messages, without the loop-back syncs (which may come twice around a cut)."""
+    return [m for m in messages if m.topic.endswith("/evt/sos")]
+
+
+async def _cut_and_rejoin(proxy: TcpProxy, client: MqttIngestClient) -> None:
+    """Reset the client's connection; wait until it noticed and is back, ready."""
+    proxy.cut()
+    await _until(lambda: not client.ready)
+    await _until(lambda: client.ready)
+
+
+async def test_unacked_messages_are_redelivered_after_a_reconnect(
+    mqtt_broker: BrokerUnderTest, proxy: TcpProxy, device: str, fast_path: bool
+) -> None:
+    """The connection breaks: what was acked stays acked, the rest comes again, flagged dup."""
+    _needs_redelivery(mqtt_broker)
+    options: dict[str, Any] = {"via": proxy.url, "fast_path": fast_path, **FAST_RECONNECT}
+    async with mqtt_broker.client(device, **options) as client:
+        await publish(mqtt_broker.url, [_sos(device, n) for n in range(4)])
+        first = await collect(client, 4)
+        for msg in first[:2]:
+            client.ack(msg)
+        await _synced(client, device)
+        await _cut_and_rejoin(proxy, client)
+        again = await collect(client, 2)
+        again += await nothing_more(client)
+        for msg in again:
+            client.ack(msg)
+        assert client.session_present
+    assert [m.payload for m in first] == [_sos(device, n)[1] for n in range(4)]
+    assert [m.payload for m in _presses(again)] == [_sos(device, n)[1] for n in (2, 3)]
+    assert all(m.dup and m.connection != first[0].connection for m in _presses(again))
+
+
+async def test_nothing_is_acknowledged_until_ack_is_called(
+    mqtt_broker: BrokerUnderTest, proxy: TcpProxy, device: str
+) -> None:
+    """Taking messages from next_batch acknowledges nothing: all of them come back after a break."""
+    _needs_redelivery(mqtt_broker)
+    async with mqtt_broker.client(device, via=proxy.url, **FAST_RECONNECT) as client:
+        await publish(mqtt_broker.url, [_sos(device, n) for n in range(5)])
+        taken = await collect(client, 5)
+        await _synced(client, device)  # the loop-back is acked; the five are not
+        await _cut_and_rejoin(proxy, client)
+        again = await collect(client, 5)
+        again += await nothing_more(client)
+        for msg in again:
+            client.ack(msg)
+    assert len(taken) == 5
+    assert sorted(m.payload for m in _presses(again)) == sorted(m.payload for m in taken)
+
+
+async def test_an_ack_from_an_earlier_connection_acknowledges_nothing(
+    mqtt_broker: BrokerUnderTest, proxy: TcpProxy, device: str
+) -> None:
+    """Acking the old copy after a reconnect is a no-op: the redelivered copy is still pending."""
+    _needs_redelivery(mqtt_broker)
+    async with mqtt_broker.client(device, via=proxy.url, **FAST_RECONNECT) as client:
+        await publish(mqtt_broker.url, [_sos(device, 1)])
+        [old] = await collect(client, 1)
+        await _cut_and_rejoin(proxy, client)
+        [copy] = await collect(client, 1)
+        client.ack(old)  # its packet id may now name another message: it must not be sent
+        await _synced(client, device)
+        await _cut_and_rejoin(proxy, client)
+        [third] = _presses(await _drain(client))
+        client.ack(third)
+        await _synced(client, device)
+        await _cut_and_rejoin(proxy, client)
+        assert _presses(await _drain(client)) == []
+    assert old.payload == copy.payload == third.payload
+    assert len({old.connection, copy.connection, third.connection}) == 3
+
+
+async def test_reconnects_by_itself_and_is_not_ready_while_disconnected(
+    mqtt_broker: BrokerUnderTest, proxy: TcpProxy, device: str
+) -> None:
+    """While the broker is unreachable ready stays False; when it is back, so is ingest."""
+    async with mqtt_broker.client(device, via=proxy.url, **FAST_RECONNECT) as client:
+        proxy.mode = "refuse"
+        proxy.cut()
+        await _until(lambda: not client.ready)
+        attempts = proxy.accepted
+        await _until(lambda: proxy.accepted >= attempts + 3)  # it keeps trying, with backoff
+        assert not client.ready
+        proxy.mode = "forward"
+        await _until(lambda: client.ready)
+        await publish(mqtt_broker.url, [_sos(device, 1)])
+        got = await collect(client, 1)
+        for msg in got:
+            client.ack(msg)
+    assert [m.payload for m in got] == [_sos(device, 1)[1]]
+
+
+async def test_a_connect_without_connack_is_dropped_and_retried(
+    mqtt_broker: BrokerUnderTest, proxy: TcpProxy, device: str
+) -> None:
+    """A reconnect that gets no CONNACK within connect_timeout_s is abandoned and tried again."""
+    options: dict[str, Any] = {"via": proxy.url, "connect_timeout_s": 0.3, **FAST_RECONNECT}
+    async with mqtt_broker.client(device, **options) as client:
+        proxy.mode = "stall"
+        proxy.cut()
+        await _until(lambda: not client.ready)
+        attempts = proxy.accepted
+        await _until(lambda: proxy.accepted >= attempts + 2)
+        assert not client.ready
+        proxy.mode = "forward"
+        await _until(lambda: client.ready)
+
+
+async def test_publishes_made_while_disconnected_are_sent_after_the_reconnect(
+    mqtt_broker: BrokerUnderTest, proxy: TcpProxy, device: str
+) -> None:
+    """A QoS 1 publish (a device ack) made during an outage leaves once the connection is back."""
+    async with mqtt_broker.client(device, via=proxy.url, **FAST_RECONNECT) as client:
+        proxy.mode = "refuse"
+        proxy.cut()
+        await _until(lambda: not client.ready)
+        client.publish(f"hyt/v1/d/{device}/evt/loop", b"during the outage", qos=1)
+        proxy.mode = "forward"
+        await _until(lambda: client.ready)
+        got = await collect(client, 1)
+        for msg in got:
+            client.ack(msg)
+    assert [m.payload for m in got] == [b"during the outage"]
+
+
+async def test_closing_while_the_broker_is_unreachable_is_prompt(
+    mqtt_broker: BrokerUnderTest, proxy: TcpProxy, device: str
+) -> None:
+    """Shutting down during an outage (the reconnect loop running) takes well under a second."""
+    async with AsyncExitStack() as stack:
+        client = await stack.enter_async_context(
+            mqtt_broker.client(device, via=proxy.url, **FAST_RECONNECT)
+        )
+        proxy.mode = "refuse"
+        proxy.cut()
+        await _until(lambda: not client.ready)
+        started = time.monotonic()
+    assert time.monotonic() - started < 1
+    with pytest.raises(MqttError, match="closed"):
+        await client.next_batch(1, 0)
+
+
+async def test_runs_paho_on_the_event_loop_without_a_network_thread(
+    mqtt_broker: BrokerUnderTest, device: str
+) -> None:
+    """An open client adds no thread: paho's callbacks run on the event loop's own thread."""
+    before = {t.ident for t in threading.enumerate()}
+    async with mqtt_broker.client(device) as client:
+        await asyncio.sleep(0.1)
+        running = {t.ident for t in threading.enumerate() if t.is_alive()}
+        await publish(mqtt_broker.url, [_sos(device, 1)])
+        for msg in await collect(client, 1):
+            client.ack(msg)
+    # The connect runs in the loop's default executor, whose idle worker may linger; no other.
+    extra = [t for t in threading.enumerate() if t.ident in running - before]
+    assert all(t.name.startswith("asyncio_") for t in extra), extra
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,10 @@
-"""FastPahoClient's receive path, frame by frame: PUBLISH decoding, buffered reads, PUBACKs.
+"""FastPahoClient's overrides, frame by frame and read by read, against the installed paho.
 
-The end-to-end behaviour is covered against a real broker in test_ingest_client.py; these tables
-pin the byte-level cases a broker rarely produces (properties, flags, malformed frames).
+The end-to-end behaviour is covered against a real broker in test_ingest_client.py (both receive
+paths); these pin the byte-level cases a broker rarely produces (properties, flags, malformed
+frames), that the fast path decodes exactly what paho's public path delivers, buffered reads and
+batched PUBACKs. They set and read paho's private state (``_in_packet``, ``_sock``,
+``_out_packet``) on purpose: this file is where a paho upgrade that changes it would show.
 """
 
 from __future__ import annotations
@@ -10,10 +13,11 @@ import socket
 import struct
 from collections.abc import Iterator
 
+import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 
-from dispatcher.mqtt.paho_client import FastPahoClient
+from dispatcher.mqtt.paho_client import FastPahoClient, fast_path_verified
 
 Received = tuple[str, bytes, int, int, bool, bool]
 
@@ -35,41 +39,61 @@ def _publish(topic: bytes, payload: bytes, *, mid: int | None, properties: bytes
     return body + payload
 
 
+def _feed(client: paho.Client, header: int, packet: bytes) -> MQTTErrorCode:
+    client._in_packet["command"] = header
+    client._in_packet["packet"] = bytearray(packet)
+    rc: MQTTErrorCode = client._handle_publish()
+    return rc
+
+
 _V5, _V311 = MQTTProtocolVersion.MQTTv5, MQTTProtocolVersion.MQTTv311
 _USER_PROPERTY = b"\x26\x00\x01k\x00\x01v"  # user property k=v
 _FORMAT = b"\x01\x01"  # payload format indicator: UTF-8
+FRAMES = [
+    (_V5, 0x32, _publish(b"a/b", b"{}", mid=7, properties=b""), ("a/b", b"{}", 7, 1, 0, 0)),
+    (
+        _V5,
+        0x3B,  # dup, QoS 1, retain
+        _publish(b"a/b", b"x", mid=65535, properties=_FORMAT + _USER_PROPERTY),
+        ("a/b", b"x", 65535, 1, 1, 1),
+    ),
+    (_V5, 0x30, _publish(b"t", b"", mid=None, properties=b""), ("t", b"", 0, 0, 0, 0)),
+    (_V311, 0x32, _publish(b"a/b", b"{}", mid=1, properties=None), ("a/b", b"{}", 1, 1, 0, 0)),
+    (
+        _V311,
+        0x30,
+        _publish("设备/é".encode(), b"\xff", mid=None, properties=None),
+        ("设备/é", b"\xff", 0, 0, 0, 0),
+    ),
+]
 
 
-@pytest.mark.parametrize(
-    ("protocol", "header", "packet", "expected"),
-    [
-        (_V5, 0x32, _publish(b"a/b", b"{}", mid=7, properties=b""), ("a/b", b"{}", 7, 1, 0, 0)),
-        (
-            _V5,
-            0x3B,  # dup, QoS 1, retain
-            _publish(b"a/b", b"x", mid=65535, properties=_FORMAT + _USER_PROPERTY),
-            ("a/b", b"x", 65535, 1, 1, 1),
-        ),
-        (_V5, 0x30, _publish(b"t", b"", mid=None, properties=b""), ("t", b"", 0, 0, 0, 0)),
-        (_V311, 0x32, _publish(b"a/b", b"{}", mid=1, properties=None), ("a/b", b"{}", 1, 1, 0, 0)),
-        (
-            _V311,
-            0x30,
-            _publish("设备/é".encode(), b"\xff", mid=None, properties=None),
-            ("设备/é", b"\xff", 0, 0, 0, 0),
-        ),
-    ],
-)
+@pytest.mark.parametrize(("protocol", "header", "packet", "expected"), FRAMES)
 def test_decodes_publish_frames(
     protocol: MQTTProtocolVersion, header: int, packet: bytes, expected: Received
 ) -> None:
     """Topic, payload, packet id, QoS, retain and dup come out of each frame; properties skipped."""
     client, received = _client(protocol)
-    client._in_packet["command"] = header
-    client._in_packet["packet"] = bytearray(packet)
-    assert client._handle_publish() == MQTTErrorCode.MQTT_ERR_SUCCESS
+    assert _feed(client, header, packet) == MQTTErrorCode.MQTT_ERR_SUCCESS
     assert received == [expected]
-    assert not client._out_packet  # manual ack: nothing acknowledged by itself
+    assert not client.want_write()  # manual ack: nothing acknowledged by itself
+
+
+@pytest.mark.parametrize(("protocol", "header", "packet", "expected"), FRAMES)
+def test_paho_public_path_delivers_the_same(
+    protocol: MQTTProtocolVersion, header: int, packet: bytes, expected: Received
+) -> None:
+    """paho's own decoding of each frame gives what the fast path gives (so either may run)."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=protocol, manual_ack=True)
+    received: list[Received] = []
+
+    def on_message(_c: paho.Client, _u: object, m: paho.MQTTMessage) -> None:
+        received.append((m.topic, bytes(m.payload), m.mid, m.qos, m.retain, m.dup))
+
+    client.on_message = on_message
+    assert _feed(client, header, packet) == MQTTErrorCode.MQTT_ERR_SUCCESS
+    assert received == [expected]
+    assert not client.want_write()
 
 
 @pytest.mark.parametrize(
@@ -84,16 +108,28 @@ def test_decodes_publish_frames(
     ],
 )
 def test_malformed_publish_frames_drop_the_connection(packet: bytes) -> None:
-    """A broken frame returns a protocol error (paho then reconnects) and delivers nothing."""
+    """A broken frame is a protocol error (paho closes, we reconnect) and delivers nothing."""
     client, received = _client(_V5)
-    client._in_packet["command"] = 0x32
-    client._in_packet["packet"] = bytearray(packet)
-    assert client._handle_publish() == MQTTErrorCode.MQTT_ERR_PROTOCOL
+    assert _feed(client, 0x32, packet) == MQTTErrorCode.MQTT_ERR_PROTOCOL
     assert received == []
 
 
+@pytest.mark.parametrize(
+    ("version", "verified"),
+    [("2.1.0", True), ("2.2.0", True), ("2.2.1", True), ("2.3.0", False), ("3.0.0", False)],
+)
+def test_the_fast_path_is_used_only_on_verified_paho_versions(version: str, verified: bool) -> None:
+    """An unverified paho release runs paho's public path instead of the private override."""
+    assert fast_path_verified(version) is verified
+
+
+def test_the_installed_paho_is_verified() -> None:
+    """The paho this project installs is one the fast path was checked against (else: re-verify)."""
+    assert fast_path_verified()
+
+
 def test_queue_pubacks_sends_one_write_for_a_batch() -> None:
-    """A batch of packet ids becomes one queued write of PUBACK frames, in order."""
+    """A batch of packet ids becomes one queued packet of PUBACK frames, in order."""
     client, _ = _client(_V5)
     client.queue_pubacks([1, 2, 513])
     [queued] = client._out_packet
@@ -125,23 +161,32 @@ def test_reads_are_served_from_one_recv_and_never_across_sockets(
     new_peer.sendall(b"xyz")
     assert client._sock_recv(1) == b"a"
     assert client._sock_recv(2) == b"bc"
+    assert client.unread() == 3  # read ahead: the loop driver must come back for these
     client._sock = new  # a reconnect: the leftover "def" belongs to the old connection
+    assert client.unread() == 0
     assert client._sock_recv(3) == b"xyz"
-    with pytest.raises(BlockingIOError):  # drained: paho's signal to go back to select()
+    with pytest.raises(BlockingIOError):  # drained: paho's signal to wait for the selector
         client._sock_recv(1)
     client._sock = None
 
 
-def test_a_dying_network_thread_is_reported() -> None:
-    """An exception that ends paho's network thread reaches on_crash before the thread ends."""
-    client, _ = _client(_V5)
-    crashes: list[BaseException] = []
-    client.on_crash = crashes.append
-
-    def explode(*_: object, **__: object) -> MQTTErrorCode:
-        raise RuntimeError("boom")
-
-    client.loop_forever = explode  # type: ignore[method-assign]
-    with pytest.raises(RuntimeError, match="boom"):
-        client._thread_main()
-    assert [str(exc) for exc in crashes] == ["boom"]
+def test_whole_packets_split_across_reads_come_out_whole(
+    socket_pairs: list[tuple[socket.socket, socket.socket]],
+) -> None:
+    """Two PUBLISH packets, the second cut in the middle of a read, are each delivered once."""
+    client, received = _client(_V5)
+    ours, peer = socket_pairs[0]
+    client._sock = ours
+    one = _publish(b"a/b", b"first", mid=1, properties=b"")
+    two = _publish(b"a/b", b"second", mid=2, properties=b"")
+    wire = bytes([0x32, len(one)]) + one + bytes([0x32, len(two)]) + two
+    peer.sendall(wire[:-3])
+    assert client.loop_read() == MQTTErrorCode.MQTT_ERR_SUCCESS
+    assert client.loop_read() == MQTTErrorCode.MQTT_ERR_SUCCESS  # waits for the rest
+    peer.sendall(wire[-3:])
+    assert client.loop_read() == MQTTErrorCode.MQTT_ERR_SUCCESS
+    assert [(topic, payload, mid) for topic, payload, mid, *_ in received] == [
+        ("a/b", b"first", 1),
+        ("a/b", b"second", 2),
+    ]
+    client._sock = None
