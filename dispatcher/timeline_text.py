@@ -352,6 +352,13 @@ def _nobody_told(p: _Line) -> str:
     )
 
 
+def _timer_failed(p: _Line) -> str:
+    kind = str(p.d.get("kind", "?"))
+    return p.say(
+        f"计时器{kind}处理失败，已搁置并记录", f"Timer {kind} failed; set aside and logged"
+    )
+
+
 def _notification_failed(p: _Line) -> str:
     purpose = p.pick(_PURPOSE, p.d.get("purpose", "?"))
     return p.join(
@@ -386,6 +393,7 @@ ACTIONS: Mapping[str, Callable[[_Line], str]] = MappingProxyType(
         "taken": _taken,
         "nobody_told": _nobody_told,
         "notification_failed": _notification_failed,
+        "timer_failed": _timer_failed,
     }
 )
 """Every action the core, the workflow, ingest, the applier, the outbox and the console record."""

@@ -10,17 +10,17 @@ no device is sending.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
 from dispatcher.clock import Clock
 from dispatcher.lane_guard import LaneGuard
 from dispatcher.retention import Retention
-from dispatcher.store.database import Database
+from dispatcher.store.database import Database, is_outage
 from dispatcher.store.devices import mark_silent_devices_offline
 from dispatcher.store.retention import prune
-from dispatcher.store.timers import claim_due_timer, next_due_at
+from dispatcher.store.timers import claim_due_timer, mark_fired, next_due_at
 from dispatcher.workflow import Workflow
 
 log = structlog.get_logger(__name__)
@@ -49,21 +49,31 @@ class TimerLoop:
         self.guard = guard or LaneGuard()
         self._next_watchdog = self._next_prune = clock()
         self.fired = 0
+        self.failed = 0
 
     async def tick(self) -> int:
         """Fire every timer that is due now, one transaction per timer; return how many."""
         fired = 0
         while True:
             now = self.clock()
-            async with self.db.session() as s:
-                timer = await claim_due_timer(s, self.db, now)
-                if timer is None:
-                    break
-                bound = log.bind(incident_id=timer.incident_id, timer_id=timer.id)
-                await self.workflow.fire(s, timer, now)
-                bound.info(
-                    "timer_fired", kind=timer.kind, late_s=(now - timer.due_at).total_seconds()
-                )
+            claimed: tuple[int, int, str] | None = None
+            try:
+                async with self.db.session() as s:
+                    timer = await claim_due_timer(s, self.db, now)
+                    if timer is None:
+                        break
+                    claimed = (timer.id, timer.incident_id, timer.kind)
+                    bound = log.bind(incident_id=timer.incident_id, timer_id=timer.id)
+                    await self.workflow.fire(s, timer, now)
+                    bound.info(
+                        "timer_fired", kind=timer.kind, late_s=(now - timer.due_at).total_seconds()
+                    )
+            except Exception as exc:
+                if claimed is None or is_outage(exc):
+                    raise
+                # A timer whose data trips a bug would fail again on every tick and restart:
+                # set it aside, on the record, and keep every other clock running.
+                await self._set_aside(*claimed, now, exc)
             fired += 1
         if self.clock() >= self._next_watchdog:
             async with self.db.session() as s:
@@ -79,6 +89,20 @@ class TimerLoop:
             self._next_prune = self.clock() + self.prune_every
         self.fired += fired
         return fired
+
+    async def _set_aside(
+        self, timer_id: int, incident_id: int, kind: str, now: datetime, exc: Exception
+    ) -> None:
+        error = f"{type(exc).__name__}: {exc}"[:300]
+        log.error(
+            "timer_failed", timer_id=timer_id, incident_id=incident_id, kind=kind, error=error
+        )
+        async with self.db.session() as s:
+            await mark_fired(s, timer_id, now)
+            self.workflow.incidents.record(
+                s, incident_id, now, "system", "timer_failed", {"kind": kind, "error": error}
+            )
+        self.failed += 1
 
     async def seconds_until_next(self) -> float:
         async with self.db.session() as s:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from dispatcher.store import Session
 from dispatcher.store.database import Database
 from dispatcher.store.incidents import due_timers_query
 from dispatcher.store.models import Timer
 
-__all__ = ["claim_due_timer", "next_due_at"]
+__all__ = ["claim_due_timer", "mark_fired", "next_due_at"]
 
 
 async def claim_due_timer(s: Session, db: Database, now: datetime) -> Timer | None:
@@ -29,3 +29,8 @@ async def next_due_at(s: Session) -> datetime | None:
     return (
         await s.execute(select(func.min(Timer.due_at)).where(Timer.fired_at.is_(None)))
     ).scalar()
+
+
+async def mark_fired(s: Session, timer_id: int, now: datetime) -> None:
+    """Mark a timer done without acting on it (one set aside after it failed)."""
+    await s.execute(update(Timer).where(Timer.id == timer_id).values(fired_at=now))

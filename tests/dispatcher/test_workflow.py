@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -287,3 +288,37 @@ async def test_helper_moving_away_puts_the_incident_at_risk(
         await workflow.update_helper_location(s, helper, 23.40, 116.70, clock())  # 3.3 km away
     incident = await incident_of(workflow.db, incident_id)
     assert (incident.sla_status, incident.sla_code) == ("at_risk", "eta_after_deadline")
+
+
+class _BrokenOffers(Workflow):
+    """A workflow whose offer-expiry handling trips a bug (the data one timer carries)."""
+
+    async def fire(self, s: Any, timer: Any, now: datetime) -> None:
+        if timer.kind == "offer_expiry":
+            raise RuntimeError("injected: a bug this timer's data reaches")
+        await super().fire(s, timer, now)
+
+
+async def test_a_timer_that_fails_is_set_aside_and_the_other_clocks_keep_running(
+    workflow: Workflow, district: District, clock: FakeClock
+) -> None:
+    """A timer whose handling raises is marked done with a timeline line; the loop goes on."""
+    incident_id = await open_sos(workflow, district, clock)
+    broken = _BrokenOffers(workflow.db, workflow.config)
+    timers = TimerLoop(workflow.db, broken, clock)
+    clock.advance(timedelta(minutes=6))  # the offer expiry (60 s) and the accept check (5 min)
+    assert await timers.tick() >= 2  # the expiry, the accept check (and what they arm)
+    assert timers.failed == 1
+    assert await timers.tick() == 0  # set aside: not tried again on every tick
+    async with workflow.db.session() as s:
+        actions = (
+            (
+                await s.execute(
+                    select(TimelineEntry.action).where(TimelineEntry.incident_id == incident_id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert "timer_failed" in actions
+    assert "sla" in actions  # the accept check still fired: at risk, nobody accepted
