@@ -64,6 +64,10 @@ class OfferOut(Out):
     responded_at: datetime | None
     distance_m: float
     eta_s: int
+    code: str = Field(
+        validation_alias="accept_code",
+        description="The offer's code, as in the helper's SMS ('manual' for a hand assignment)",
+    )
 
 
 class IncidentDetail(IncidentSummary):

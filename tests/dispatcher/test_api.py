@@ -44,6 +44,9 @@ async def test_a_help_request_runs_from_offer_to_resolution(
     assert (incident["category"], incident["state"]) == ("general", "offered")
     assert incident["deadline"].startswith("2026-11-23T00:30:00")
     helper = incident["offers"][0]["helper_id"]
+    # The code tools and tests read is the one in the helper's SMS: six digits.
+    code = incident["offers"][0]["code"]
+    assert len(code) == 6 and code.isdigit()
     clock.advance(timedelta(minutes=1))
     r = await api.post(f"/api/v1/incidents/{incident['id']}/accept", json={"helper_id": helper})
     assert r.json()["assigned_helper"]["id"] == helper
