@@ -210,3 +210,10 @@ async def test_the_stream_pushes_the_queue_rows(operator: Console) -> None:
     assert response.headers["content-type"].startswith("text/event-stream")
     assert "event: queue" in response.text and "陈秀英" in response.text
     assert '"counts": {"open": 1, "at_risk": 0, "breached": 0}' in response.text
+
+
+async def test_the_timeline_reads_as_sentences_in_chinese_and_local_time(operator: Console) -> None:
+    """Timeline lines are rendered from their codes: who was offered, in Chinese, escaped."""
+    incident = await open_request(operator)
+    page = (await operator.client.get(f"/console/incidents/{incident['id']}")).text
+    assert "派单给黄少卿" in page

@@ -14,6 +14,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse
 
+from dispatcher.timeline_text import describe
 from dispatcher.web.console.auth import Operator, app_context, config, csrf_token, write_session
 from dispatcher.web.console.i18n import Translate, language, register, translator
 
@@ -75,6 +76,8 @@ def page_values(request: Request, operator: Operator | None) -> dict[str, Any]:
         "ago": lambda at: age_text(t, at, now),
         "actor": lambda actor: actor_text(t, actor),
         "local": local,
+        # Timeline lines from their codes, in the reader's language and local time.
+        "describe": lambda action, detail: describe(action, detail, lang, tz),
         "cfg": config(request),
         "path": request.url.path,
         "tz_name": getattr(tz, "key", "UTC"),
