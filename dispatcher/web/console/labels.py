@@ -91,6 +91,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "tl.resolved": ("办结", "Resolved"),
     "tl.note": ("备注", "Note"),
     "tl.taken": ("接手", "Taken"),
+    "tl.nobody_told": ("无人可通知", "Nobody told"),
+    "tl.notification_failed": ("通知未送达", "Not delivered"),
+    "tl.timer_failed": ("计时器故障", "Timer failed"),
     # elder and device fields
     "elder.name": ("姓名", "Name"),
     "elder.age": ("年龄", "Age"),
