@@ -320,7 +320,9 @@ class Workflow:
             raise Conflict(
                 f"helper {helper.name} is busy with incident {helper.active_incident_id}"
             )
-        eta = await self._eta(s, helper_id, incident, now, 0)
+        # Phoned by the operator, maybe with no fresh position: then nobody is told a time.
+        state = await self.incidents.state_of(s, incident)
+        eta = self.incidents.eta_of(helper, state, now)
         event = AssignByHand(helper_id=helper_id, eta=eta, actor=actor)
         return await self._run(s, incident, event, now)
 

@@ -293,9 +293,9 @@ class _Decider:
         self.reassess(eta=best.arrives_at)
 
     def sets_off(
-        self, helper_id: int, eta: timedelta, actor: str, action: str, moment: Moment
+        self, helper_id: int, eta: timedelta | None, actor: str, action: str, moment: Moment
     ) -> None:
-        eta_at = self.now + eta
+        eta_at = self.now + eta if eta is not None else None
         self.set(assigned_helper_id=helper_id, accepted_at=self.now, eta_at=eta_at)
         self.record(actor, action, helper_id=helper_id, eta_at=eta_at)
         self.tell(moment, helper_id, eta_at=eta_at)
@@ -399,6 +399,7 @@ def _decline(d: _Decider, e: Decline) -> None:
 
 
 def _assign_by_hand(d: _Decider, e: AssignByHand) -> None:
+    eta_s = int(e.eta.total_seconds()) if e.eta is not None else 0
     d.move(Lifecycle.ASSIGN)
     d.withdraw_pending(keep=e.helper_id, reason="reassigned")
     mine = [o for o in d.incident.pending_offers if o.helper_id == e.helper_id]
@@ -406,13 +407,13 @@ def _assign_by_hand(d: _Decider, e: AssignByHand) -> None:
         d.move_offer(mine[0], OfferMove.ACCEPT)
     else:
         d.effects += [
-            CreateOffer(e.helper_id, d.now, int(e.eta.total_seconds()), 0.0, manual=True),
+            CreateOffer(e.helper_id, d.now, eta_s, 0.0, manual=True),
             ReserveHelper(e.helper_id),
         ]
         d.set(
             offers=(
                 *d.incident.offers,
-                OfferView(NEW_OFFER, e.helper_id, OfferStatus.ACCEPTED, int(e.eta.total_seconds())),
+                OfferView(NEW_OFFER, e.helper_id, OfferStatus.ACCEPTED, eta_s),
             )
         )
     d.sets_off(e.helper_id, e.eta, e.actor, "assigned_by_operator", Moment.ASSIGNED_BY_HAND)

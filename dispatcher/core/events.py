@@ -89,7 +89,7 @@ class Decline:
 @dataclass(frozen=True, kw_only=True)
 class AssignByHand:
     helper_id: int
-    eta: timedelta
+    eta: timedelta | None  # None: no fresh position, so nobody is told a time
     actor: str
 
 

@@ -836,3 +836,12 @@ def test_needs_candidates_only_when_the_decision_may_offer() -> None:
         going.incident, Withdraw(reason="x", actor=OPERATOR, redispatch=False)
     )
     assert not needs_candidates(going.incident, Accept(helper_id=H1, eta=MIN, actor="helper:1"))
+
+
+def test_a_hand_assignment_without_a_known_position_promises_no_time() -> None:
+    """Assigned by phone with no fresh position: on the way, but nobody is told an arrival time."""
+    run = offered()
+    decision = run.on(AssignByHand(helper_id=H3, eta=None, actor=OPERATOR))
+    assert decision.incident.eta_at is None
+    told = [n for n in of_type(decision, Notify) if n.recipient == R.FAMILY]
+    assert told and all(n.facts.get("eta_at") is None for n in told)
